@@ -1,0 +1,138 @@
+//! Child processes owned by a test: started here, stopped by PID on drop.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for one test run).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// A process this test started; killed (SIGKILL to its PID) and reaped on drop.
+pub struct Guard {
+    name: String,
+    child: Child,
+}
+
+impl Guard {
+    /// Spawns `cmd` and names it for error messages.
+    pub fn spawn(name: &str, cmd: &mut Command) -> anyhow::Result<Guard> {
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
+        Ok(Guard {
+            name: name.to_string(),
+            child,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails if the process has already exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("{} exited early: {status}", self.name);
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        // SAFETY-free: `kill` by PID through the kill(1) command keeps this crate unsafe-free.
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not stop within {timeout:?} of SIGTERM", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real `dialdeck` binary on a random port with a fresh data directory.
+pub struct DialdeckServer {
+    /// The running process.
+    pub process: Guard,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The data directory (removed on drop).
+    pub data_dir: tempfile::TempDir,
+}
+
+impl DialdeckServer {
+    /// The binary under test: `DIALDECK_BIN`, set by `cargo xtask test`.
+    pub fn binary() -> PathBuf {
+        let bin = std::env::var_os("DIALDECK_BIN").map(PathBuf::from).expect(
+            "DIALDECK_BIN is not set: run the end-to-end tests with `cargo xtask test`, \
+             which builds the release binary first",
+        );
+        assert!(
+            bin.is_file(),
+            "DIALDECK_BIN={} does not exist",
+            bin.display()
+        );
+        bin
+    }
+
+    /// Starts the server with extra environment variables and waits until `/healthz` answers.
+    pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<DialdeckServer> {
+        let port = free_port();
+        let data_dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(Self::binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DIALDECK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DIALDECK_DATA_DIR", data_dir.path())
+            .env("DIALDECK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut process = Guard::spawn("dialdeck", &mut cmd)?;
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            process.check_running()?;
+            if let Ok(res) = reqwest::get(format!("{url}/healthz")).await {
+                if res.status().is_success() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("dialdeck did not answer /healthz within 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(DialdeckServer {
+            process,
+            url,
+            data_dir,
+        })
+    }
+}

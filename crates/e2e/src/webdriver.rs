@@ -1,0 +1,250 @@
+//! A small W3C WebDriver client for Debian's chromedriver + headless Chromium: just what the
+//! tests use (navigate, run scripts, wait for a condition, read the browser console).
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Value};
+
+use crate::process::{free_port, Guard};
+
+/// Chromium flags proven in the SIP lab (shared/reference/sip-lab.md): headless, no network
+/// chatter, fake microphone and permission prompts, loopback ICE allowed.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--ignore-certificate-errors",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--window-size=1280,900",
+];
+
+/// A running chromedriver on 127.0.0.1.
+pub struct ChromeDriver {
+    /// The chromedriver process (Chromium processes die with it).
+    pub process: Guard,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl ChromeDriver {
+    /// Starts `chromedriver` (Debian's, on PATH) and waits until it is ready.
+    pub async fn start() -> anyhow::Result<ChromeDriver> {
+        let port = free_port();
+        let mut cmd = Command::new("chromedriver");
+        cmd.arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut process = Guard::spawn("chromedriver", &mut cmd)?;
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            process.check_running()?;
+            if let Ok(res) = reqwest::get(format!("{url}/status")).await {
+                let body: Value = res.json().await.unwrap_or(Value::Null);
+                if body["value"]["ready"] == json!(true) {
+                    return Ok(ChromeDriver { process, url });
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("chromedriver not ready within 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Opens a new headless Chromium session with [`CHROMIUM_FLAGS`] plus `extra_flags`.
+    pub async fn browser(&self, extra_flags: &[&str]) -> anyhow::Result<Browser> {
+        let profile = tempfile::tempdir()?;
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.extend(extra_flags.iter().map(|s| s.to_string()));
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        let caps = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+                "goog:loggingPrefs": { "browser": "ALL" }
+            }}
+        });
+        let http = reqwest::Client::new();
+        let res: Value = http
+            .post(format!("{}/session", self.url))
+            .json(&caps)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = res["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| anyhow!("chromedriver refused a session: {res}"))?
+            .to_string();
+        Ok(Browser {
+            http,
+            base: format!("{}/session/{id}", self.url),
+            _profile: profile,
+        })
+    }
+}
+
+/// One browser session.
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    _profile: tempfile::TempDir,
+}
+
+/// One line of the browser console.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// `SEVERE`, `WARNING`, `INFO`, ...
+    pub level: String,
+    /// The text, with its source.
+    pub message: String,
+}
+
+impl Browser {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res: Value = req.send().await?.json().await.context("WebDriver answer")?;
+        if let Some(err) = res["value"].get("error") {
+            bail!("WebDriver {path}: {err}: {}", res["value"]["message"]);
+        }
+        Ok(res["value"].clone())
+    }
+
+    /// Navigates to `url` and waits for the load event.
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
+    pub async fn execute(&self, script: &str, args: Value) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Runs an async `script`: it must call `arguments[arguments.length - 1](result)`.
+    pub async fn execute_async(&self, script: &str, args: Value) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Polls `expression` (JavaScript) until it is truthy; fails with `what` after `timeout`.
+    pub async fn wait_for(
+        &self,
+        expression: &str,
+        timeout: Duration,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let script = format!("return ({expression});");
+        loop {
+            let v = self.execute(&script, json!([])).await?;
+            let truthy =
+                !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
+            if truthy {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what} ({expression})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The browser console since the last call (chromedriver's log endpoint).
+    pub async fn console(&self) -> anyhow::Result<Vec<LogEntry>> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await?;
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| LogEntry {
+                level: e["level"].as_str().unwrap_or("").to_string(),
+                message: e["message"].as_str().unwrap_or("").to_string(),
+            })
+            .collect())
+    }
+
+    /// Saves a PNG screenshot of the page (for a person looking at a failure).
+    pub async fn screenshot(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        use base64_decode::decode;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
+        let data = decode(v.as_str().unwrap_or(""))?;
+        std::fs::write(path, data)?;
+        Ok(())
+    }
+
+    /// Ends the session (Chromium exits).
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.http.delete(&self.base).send().await?;
+        Ok(())
+    }
+}
+
+mod base64_decode {
+    /// Standard base64 (WebDriver screenshots), without a dependency.
+    pub fn decode(s: &str) -> anyhow::Result<Vec<u8>> {
+        let val = |c: u8| -> anyhow::Result<u32> {
+            Ok(match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => anyhow::bail!("bad base64 byte {c}"),
+            } as u32)
+        };
+        let bytes: Vec<u8> = s
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+            .collect();
+        let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+        for chunk in bytes.chunks(4) {
+            let mut n = 0u32;
+            for (i, &c) in chunk.iter().enumerate() {
+                n |= val(c)? << (18 - 6 * i);
+            }
+            let take = chunk.len() - 1;
+            out.extend_from_slice(&n.to_be_bytes()[1..1 + take]);
+        }
+        Ok(out)
+    }
+}

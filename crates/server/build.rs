@@ -1,0 +1,175 @@
+//! Embeds the built frontend (Trunk's `dist/`) into the binary, precompressed.
+//!
+//! For every file it writes gzip and brotli copies into `OUT_DIR` (only when they are smaller)
+//! and generates a static table the server serves from, so compression costs nothing per
+//! request. It also hashes every inline `<script>` of `index.html` so the Content-Security-Policy
+//! can allow exactly Trunk's loader and nothing else. Without a built frontend the table is empty
+//! and the server says so on `/`.
+
+use std::{
+    env, fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DIALDECK_DIST_DIR");
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let dist = env::var_os("DIALDECK_DIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../target/dist"));
+    println!("cargo:rerun-if-changed={}", dist.display());
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    let mut files = Vec::new();
+    if dist.join("index.html").is_file() {
+        collect(&dist, &dist, &mut files);
+    }
+    files.sort();
+
+    let mut table = String::from("&[\n");
+    let mut script_hashes = Vec::new();
+    for (i, rel) in files.iter().enumerate() {
+        let src = dist.join(rel);
+        println!("cargo:rerun-if-changed={}", src.display());
+        let raw = fs::read(&src).unwrap();
+        let url = format!("/{}", rel.replace('\\', "/"));
+        if url == "/index.html" {
+            script_hashes = inline_script_hashes(&String::from_utf8_lossy(&raw));
+        }
+        let compressible = is_compressible(&url);
+        let gz = compressible
+            .then(|| gzip(&raw))
+            .filter(|c| c.len() < raw.len());
+        let br = compressible
+            .then(|| brotli(&raw))
+            .filter(|c| c.len() < raw.len());
+        let variant = |data: Option<Vec<u8>>, ext: &str| match data {
+            Some(bytes) => {
+                let p = out.join(format!("asset{i}.{ext}"));
+                fs::write(&p, bytes).unwrap();
+                format!("Some(include_bytes!({:?}))", p.display().to_string())
+            }
+            None => "None".to_string(),
+        };
+        let etag = format!("\"{}\"", &hex(&Sha256::digest(&raw))[..20]);
+        table.push_str(&format!(
+            "    Asset {{ path: {url:?}, content_type: {ct:?}, raw: include_bytes!({src:?}), gzip: {gz}, br: {br}, immutable: {imm}, etag: {etag:?} }},\n",
+            ct = content_type(&url),
+            src = src.canonicalize().unwrap().display().to_string(),
+            gz = variant(gz, "gz"),
+            br = variant(br, "br"),
+            imm = is_hashed(&url),
+        ));
+    }
+    table.push(']');
+
+    let mut f = fs::File::create(out.join("assets_table.rs")).unwrap();
+    writeln!(f, "/// Every file of the built frontend.").unwrap();
+    writeln!(f, "pub static ASSETS: &[Asset] = {table};").unwrap();
+    writeln!(
+        f,
+        "/// CSP sources (`'sha256-…'`) for the inline scripts of `index.html`."
+    )
+    .unwrap();
+    writeln!(
+        f,
+        "pub static INLINE_SCRIPT_HASHES: &[&str] = &{script_hashes:?};"
+    )
+    .unwrap();
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else {
+            files.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "json" | "map" => "application/json",
+        "txt" => "text/plain; charset=utf-8",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+fn is_compressible(path: &str) -> bool {
+    matches!(
+        path.rsplit('.').next().unwrap_or(""),
+        "html" | "js" | "mjs" | "css" | "wasm" | "svg" | "json" | "map" | "txt" | "ico"
+    )
+}
+
+/// Trunk names built assets `name-<16+ hex digits>[_bg].ext`: those never change content.
+fn is_hashed(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let stem = file.split('.').next().unwrap_or(file);
+    stem.split(['-', '_'])
+        .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn inline_script_hashes(html: &str) -> Vec<String> {
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start..];
+        let Some(tag_end) = rest.find('>') else { break };
+        let tag = &rest[..tag_end];
+        let body_start = tag_end + 1;
+        let Some(close) = rest[body_start..].find("</script>") else {
+            break;
+        };
+        let body = &rest[body_start..body_start + close];
+        if !tag.contains(" src=") && !body.trim().is_empty() {
+            let digest = Sha256::digest(body.as_bytes());
+            hashes.push(format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            ));
+        }
+        rest = &rest[body_start + close..];
+    }
+    hashes
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,142 @@
+//! Server configuration: command-line flags and environment variables (clap with `env`),
+//! validated at start-up with messages that name the flag or variable at fault.
+//!
+//! Every option has an embedded default except secrets and upstream addresses, so
+//! `dialdeck` with no arguments serves the app locally.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::Parser;
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "dialdeck",
+    version,
+    about = "dialdeck: the call-centre agent desktop server"
+)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "DIALDECK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the embedded store (SQLite) and other server state; created if missing.
+    #[arg(long, env = "DIALDECK_DATA_DIR", default_value = "dialdeck-data")]
+    pub data_dir: PathBuf,
+
+    /// Public base URL agents open (used in logs and for cookie security). Defaults to
+    /// `http://<listen>`.
+    #[arg(long, env = "DIALDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Origin (scheme://host[:port]) of the VICIdial web server whose agent screen runs in a
+    /// hidden frame; allowed by the Content-Security-Policy `frame-src`.
+    #[arg(long, env = "DIALDECK_VICIDIAL_WEB_ORIGIN")]
+    pub vicidial_web_origin: Option<String>,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `dialdeck_server=debug,tower_http=info`.
+    #[arg(long, env = "DIALDECK_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
+    #[arg(long, env = "DIALDECK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// A configuration value that cannot be used, named by its environment variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable (flag names follow from it).
+    pub variable: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+impl Config {
+    /// Checks values clap cannot check on its own. Called once at start-up.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(origin) = &self.vicidial_web_origin {
+            validate_origin(origin).map_err(|problem| ConfigError {
+                variable: "DIALDECK_VICIDIAL_WEB_ORIGIN",
+                problem,
+            })?;
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError {
+                    variable: "DIALDECK_PUBLIC_URL",
+                    problem: format!("{url:?} must start with http:// or https://"),
+                });
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError {
+                variable: "DIALDECK_DATA_DIR",
+                problem: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The URL agents open, for the start-up log line.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+/// An origin is `scheme://host[:port]` with no path, query or credentials.
+fn validate_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
+    if rest.is_empty() {
+        return Err(format!("{origin:?} has no host"));
+    }
+    if rest.contains(['/', '?', '#', '@', ' ', '\'', ';']) {
+        return Err(format!(
+            "{origin:?} must be an origin only (scheme://host[:port]), without path, query or credentials"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("dialdeck").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let cfg = parse(&[]);
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_origin_names_the_variable() {
+        let cfg = parse(&["--vicidial-web-origin", "https://dialer.example/agc/"]);
+        let err = cfg.validate().unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_VICIDIAL_WEB_ORIGIN");
+        assert!(err.to_string().contains("DIALDECK_VICIDIAL_WEB_ORIGIN"));
+    }
+
+    #[test]
+    fn good_origin_passes() {
+        let cfg = parse(&["--vicidial-web-origin", "https://dialer.example:8443"]);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_listen_address_is_rejected_by_name() {
+        let err = Config::try_parse_from(["dialdeck", "--listen", "nowhere"]).unwrap_err();
+        assert!(err.to_string().contains("--listen"), "{err}");
+    }
+}

@@ -1,0 +1,35 @@
+//! `/healthz` (the process answers) and `/readyz` (its dependencies answer).
+
+use axum::{extract::State, http::StatusCode, Json};
+use dialdeck_shared::{Readiness, ReadinessCheck};
+
+use crate::{store, AppState};
+
+/// Liveness: answers as long as the process serves HTTP.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: 200 when every dependency answers, 503 otherwise, with one line per dependency.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let store_check = match store::ping(state.store()).await {
+        Ok(()) => ReadinessCheck {
+            name: "store".into(),
+            ok: true,
+            detail: None,
+        },
+        Err(err) => ReadinessCheck {
+            name: "store".into(),
+            ok: false,
+            detail: Some(err.to_string()),
+        },
+    };
+    let checks = vec![store_check];
+    let ready = checks.iter().all(|c| c.ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Readiness { ready, checks }))
+}

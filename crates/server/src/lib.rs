@@ -1,0 +1,111 @@
+//! dialdeck's server: one binary that serves the embedded frontend and the agent API.
+//!
+//! `main.rs` parses [`config::Config`] and calls [`run`]; tests call [`app`] with a state of
+//! their own on a random port.
+
+pub mod assets;
+pub mod config;
+pub mod disposition;
+pub mod http;
+pub mod session;
+pub mod store;
+pub mod wrapup;
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Shared state behind every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: SqlitePool,
+}
+
+impl AppState {
+    /// Builds the state from a validated configuration and an open store.
+    pub fn new(config: Config, store: SqlitePool) -> AppState {
+        AppState {
+            inner: Arc::new(Inner { config, store }),
+        }
+    }
+
+    /// The configuration the server started with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The embedded store.
+    pub fn store(&self) -> &SqlitePool {
+        &self.inner.store
+    }
+}
+
+/// The whole HTTP application: API routes, embedded frontend, security headers.
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
+}
+
+/// Opens the store, binds the listener and serves until SIGTERM or Ctrl-C, then lets in-flight
+/// requests finish for `shutdown_grace_secs`.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = store::open(&config.data_dir).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (DIALDECK_LISTEN)", config.listen))?;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let url = config.public_url();
+    if assets::ASSETS.is_empty() {
+        tracing::warn!("this binary was built without the frontend; run `cargo xtask build`");
+    }
+    let state = AppState::new(config, store.clone());
+    tracing::info!(%url, "dialdeck is listening");
+    println!("dialdeck is listening on {url}");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server = tokio::spawn(async move { serve.await });
+    let outcome = tokio::select! {
+        res = &mut server => res.context("server task failed")?.context("server failed"),
+        _ = stop_rx.changed() => match tokio::time::timeout(grace, server).await {
+            Ok(res) => res.context("server task failed")?.context("server failed"),
+            Err(_) => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        },
+    };
+    store.close().await;
+    tracing::info!("dialdeck stopped");
+    outcome
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,316 @@
+//! Agent sessions: an opaque random token in an HttpOnly, Secure, SameSite=Strict cookie; the
+//! store keeps only its SHA-256. The [`CurrentAgent`] extractor authenticates a request and,
+//! for state-changing methods, refuses cross-site requests (CSRF) by checking `Origin` /
+//! `Sec-Fetch-Site` against `Host`.
+
+use std::time::Duration;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderValue, Method},
+};
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+
+use crate::{http::ApiError, AppState};
+
+/// Name of the session cookie.
+pub const COOKIE: &str = "dialdeck_session";
+
+/// VICIdial `user_level` from which an agent may use the admin endpoints.
+pub const ADMIN_USER_LEVEL: i64 = 8;
+
+/// A logged-in agent, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentSession {
+    /// VICIdial `vicidial_users.user`.
+    pub user: String,
+    /// VICIdial `vicidial_users.user_level` (1–9).
+    pub user_level: i64,
+    /// The campaign the agent logged into, when known.
+    pub campaign_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// A new random session token (256 bits, hex). Only ever sent in the cookie.
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex(&bytes))
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Creates a session and returns the token to put in the cookie.
+pub async fn create(
+    store: &SqlitePool,
+    user: &str,
+    user_level: i64,
+    campaign_id: Option<&str>,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let token = new_token()?;
+    let now = now();
+    sqlx::query(
+        "INSERT INTO agent_sessions (token_hash, user, user_level, campaign_id, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(token_hash(&token))
+    .bind(user)
+    .bind(user_level)
+    .bind(campaign_id)
+    .bind(now)
+    .bind(now + ttl.as_secs() as i64)
+    .execute(store)
+    .await?;
+    Ok(token)
+}
+
+/// The live session for `token`, if any (expired ones are not returned).
+pub async fn lookup(store: &SqlitePool, token: &str) -> anyhow::Result<Option<AgentSession>> {
+    Ok(sqlx::query_as::<_, AgentSession>(
+        "SELECT user, user_level, campaign_id, created_at, expires_at FROM agent_sessions \
+         WHERE token_hash = ? AND expires_at > ?",
+    )
+    .bind(token_hash(token))
+    .bind(now())
+    .fetch_optional(store)
+    .await?)
+}
+
+/// Ends the session for `token` (logout). Ending an unknown session is not an error.
+pub async fn delete(store: &SqlitePool, token: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM agent_sessions WHERE token_hash = ?")
+        .bind(token_hash(token))
+        .execute(store)
+        .await?;
+    Ok(())
+}
+
+/// Updates the campaign of every session of `user` (after the VICIdial session is joined).
+pub async fn set_campaign(store: &SqlitePool, user: &str, campaign_id: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE agent_sessions SET campaign_id = ? WHERE user = ?")
+        .bind(campaign_id)
+        .bind(user)
+        .execute(store)
+        .await?;
+    Ok(())
+}
+
+/// `Set-Cookie` value carrying `token`.
+pub fn cookie(token: &str, ttl: Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        ttl.as_secs()
+    ))
+    .expect("token is hex")
+}
+
+/// `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "dialdeck_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+    )
+}
+
+/// The session token from the request's cookies.
+pub fn token_from(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Refuses a state-changing request that a browser marks as cross-site.
+///
+/// Browsers send `Origin` on every cross-origin request and on same-origin POSTs, and
+/// `Sec-Fetch-Site` on everything; a request must look same-origin by one of them.
+pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let forbidden = || ApiError::Forbidden {
+        code: "cross_site_request",
+        message: "This request did not come from the dialdeck page.".into(),
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if let Some(origin) = parts.headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| forbidden())?;
+        let origin_host = origin.split_once("://").map(|(_, h)| h);
+        return if origin_host.is_some() && origin_host == host {
+            Ok(())
+        } else {
+            Err(forbidden())
+        };
+    }
+    match parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("same-origin") | Some("none") => Ok(()),
+        _ => Err(forbidden()),
+    }
+}
+
+/// Extractor: the logged-in agent making this request (401 otherwise), CSRF-checked.
+#[derive(Clone, Debug)]
+pub struct CurrentAgent(pub AgentSession);
+
+impl FromRequestParts<AppState> for CurrentAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        check_same_origin(parts)?;
+        let unauthorized = || ApiError::Unauthorized {
+            code: "not_logged_in",
+            message: "Your session has ended; please log in again.".into(),
+        };
+        let token = token_from(parts).ok_or_else(unauthorized)?;
+        let session = lookup(state.store(), &token)
+            .await?
+            .ok_or_else(unauthorized)?;
+        Ok(CurrentAgent(session))
+    }
+}
+
+/// Extractor: a logged-in agent with an admin VICIdial user level ([`ADMIN_USER_LEVEL`]+).
+#[derive(Clone, Debug)]
+pub struct AdminAgent(pub AgentSession);
+
+impl FromRequestParts<AppState> for AdminAgent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentAgent(session) = CurrentAgent::from_request_parts(parts, state).await?;
+        if session.user_level < ADMIN_USER_LEVEL {
+            return Err(ApiError::Forbidden {
+                code: "admin_only",
+                message: "This needs a VICIdial admin user level.".into(),
+            });
+        }
+        Ok(AdminAgent(session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: Method, headers: &[(&str, &str)]) -> Parts {
+        let mut req = axum::http::Request::builder().method(method).uri("/api/x");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[tokio::test]
+    async fn sessions_round_trip_and_store_only_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(dir.path()).await.unwrap();
+        let token = create(&store, "1001", 1, Some("TESTCAMP"), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(token.len(), 64);
+        let s = lookup(&store, &token).await.unwrap().unwrap();
+        assert_eq!(
+            (s.user.as_str(), s.campaign_id.as_deref()),
+            ("1001", Some("TESTCAMP"))
+        );
+        let stored: (String,) = sqlx::query_as("SELECT token_hash FROM agent_sessions")
+            .fetch_one(&store)
+            .await
+            .unwrap();
+        assert_ne!(stored.0, token);
+        assert!(lookup(&store, &"0".repeat(64)).await.unwrap().is_none());
+        delete(&store, &token).await.unwrap();
+        assert!(lookup(&store, &token).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_not_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(dir.path()).await.unwrap();
+        let token = create(&store, "1001", 1, None, Duration::from_secs(0))
+            .await
+            .unwrap();
+        assert!(lookup(&store, &token).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn cookie_is_httponly_secure_strict() {
+        let c = cookie("ab12", Duration::from_secs(3600));
+        let c = c.to_str().unwrap();
+        for flag in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Max-Age=3600",
+            "Path=/",
+        ] {
+            assert!(c.contains(flag), "{c}");
+        }
+    }
+
+    #[test]
+    fn reads_the_token_among_other_cookies_and_rejects_junk() {
+        let p = parts(
+            Method::GET,
+            &[("cookie", "a=1; dialdeck_session=ab12cd; b=2")],
+        );
+        assert_eq!(token_from(&p).as_deref(), Some("ab12cd"));
+        let p = parts(Method::GET, &[("cookie", "dialdeck_session=<script>")]);
+        assert_eq!(token_from(&p), None);
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let same = parts(
+            Method::POST,
+            &[("host", "dd.example"), ("origin", "https://dd.example")],
+        );
+        assert!(check_same_origin(&same).is_ok());
+        let cross = parts(
+            Method::POST,
+            &[("host", "dd.example"), ("origin", "https://evil.example")],
+        );
+        assert!(check_same_origin(&cross).is_err());
+        let bare = parts(Method::POST, &[("host", "dd.example")]);
+        assert!(check_same_origin(&bare).is_err());
+        let fetch = parts(
+            Method::POST,
+            &[("host", "dd.example"), ("sec-fetch-site", "same-origin")],
+        );
+        assert!(check_same_origin(&fetch).is_ok());
+        assert!(check_same_origin(&parts(Method::GET, &[])).is_ok());
+    }
+}

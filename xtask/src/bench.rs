@@ -1,0 +1,47 @@
+//! `cargo xtask bench`: size and speed figures, each against a baseline measured or stated in
+//! the same run.
+
+use std::{fs, io::Write, path::Path};
+
+use crate::util::{self, root, Fail};
+
+/// What SIP.js 0.21.2 plus React weigh, gzip: the finished app's whole budget.
+const BUNDLE_BUDGET_GZIP: usize = 104 * 1024;
+
+/// Runs every benchmark and prints the figures.
+pub fn run() -> Result<(), Fail> {
+    crate::build()?;
+    util::step("bundle size (target/dist)");
+    bundle_size(&root().join("target/dist"))
+}
+
+fn bundle_size(dist: &Path) -> Result<(), Fail> {
+    let mut rows = Vec::new();
+    for entry in fs::read_dir(dist).map_err(|e| Fail(format!("no {}: {e}", dist.display())))? {
+        let path = entry.map_err(|e| Fail(e.to_string()))?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "wasm" | "js" | "css") {
+            continue;
+        }
+        let raw = fs::read(&path).map_err(|e| Fail(e.to_string()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&raw).map_err(|e| Fail(e.to_string()))?;
+        let gz = gz.finish().map_err(|e| Fail(e.to_string()))?.len();
+        rows.push((ext.to_string(), raw.len(), gz));
+    }
+    rows.sort();
+    let kb = |n: usize| n as f64 / 1024.0;
+    println!("{:<6} {:>10} {:>10}", "kind", "raw KB", "gzip KB");
+    for (ext, raw, gz) in &rows {
+        println!("{ext:<6} {:>10.1} {:>10.1}", kb(*raw), kb(*gz));
+    }
+    let raw: usize = rows.iter().map(|r| r.1).sum();
+    let gz: usize = rows.iter().map(|r| r.2).sum();
+    println!("{:<6} {:>10.1} {:>10.1}", "total", kb(raw), kb(gz));
+    println!(
+        "bundle_gzip_ratio_to_budget={:.2} (budget {:.0} KB gzip = SIP.js 0.21.2 + React)",
+        gz as f64 / BUNDLE_BUDGET_GZIP as f64,
+        kb(BUNDLE_BUDGET_GZIP)
+    );
+    Ok(())
+}
