@@ -10,13 +10,15 @@ use crate::util::{self, output, root, Fail, StatusOk};
 
 /// Trunk, pinned. Installed with `--locked`.
 const TRUNK_VERSION: &str = "0.21.14";
-/// Debian's binaryen (bookworm ships 108); Trunk.toml's `[tools] wasm_opt` must match.
-const WASM_OPT_VERSION: &str = "108";
+/// binaryen from the npm registry, pinned; Trunk.toml's `[tools] wasm_opt` must match.
+/// (Debian's binaryen 108 writes wasm-bindgen's externref table as `anyref`, which browsers
+/// reject at start-up: `WebAssembly.Table.set(): Argument 1 is invalid`.)
+const BINARYEN_VERSION: &str = "132.0.0";
 
 /// What the caller is about to do, and so what it needs.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// Build and run the product: wasm target, Trunk, wasm-bindgen-cli, wasm-opt.
+    /// Build and run the product: wasm target, Trunk, wasm-bindgen-cli, wasm-opt (npm).
     Build,
     /// Also everything the tests start: Chromium and its driver, MariaDB, Kamailio, rtpengine,
     /// SIPp, network namespaces.
@@ -25,7 +27,10 @@ pub enum Level {
 
 /// Debian packages by level.
 fn apt_packages(level: Level) -> Vec<&'static str> {
-    let mut pkgs = vec!["binaryen"];
+    let mut pkgs = vec![];
+    if output("npm", &["--version"]).is_none() {
+        pkgs.extend(["nodejs", "npm"]);
+    }
     if level >= Level::Test {
         pkgs.extend([
             "chromium",
@@ -135,15 +140,39 @@ fn wasm_bindgen() -> Result<(), Fail> {
 }
 
 fn wasm_opt() -> Result<(), Fail> {
-    let got = output("wasm-opt", &["--version"]).unwrap_or_default();
-    if got.contains(&format!("version {WASM_OPT_VERSION}")) {
-        println!("wasm-opt {WASM_OPT_VERSION}: present");
+    let major = BINARYEN_VERSION.split('.').next().unwrap_or_default();
+    let want = format!("wasm-opt version {major} (version_{major})");
+    if output("wasm-opt", &["--version"]).as_deref() == Some(want.as_str()) {
+        println!("{want}: present");
         return Ok(());
     }
-    Err(Fail(format!(
-        "wasm-opt {WASM_OPT_VERSION} (Debian's binaryen) is required, found {got:?}; \
-         Trunk.toml pins it so Trunk never downloads one"
-    )))
+    let dir = util::binaryen_dir();
+    println!(
+        "installing binaryen {BINARYEN_VERSION} from npm into {}",
+        dir.display()
+    );
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Fail(format!("cannot create {}: {e}", dir.display())))?;
+    let spec = format!("binaryen@{BINARYEN_VERSION}");
+    util::cmd(
+        "npm",
+        &[
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--save-exact",
+            "--prefix",
+        ],
+    )
+    .arg(&dir)
+    .arg(&spec)
+    .status_ok()?;
+    match output("wasm-opt", &["--version"]) {
+        Some(got) if got == want => Ok(()),
+        got => Err(Fail(format!(
+            "wasm-opt after install reports {got:?}, expected {want:?}"
+        ))),
+    }
 }
 
 /// The version of `package` in Cargo.lock.

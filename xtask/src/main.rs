@@ -7,6 +7,7 @@
 //! - `test`: everything CI checks: fmt, clippy, native tests, the release wasm build, and the
 //!   end-to-end tests against the real binary in headless Chromium.
 //! - `bench`: bundle size (and the benchmarks other crates register).
+//! - `trunk ARGS`: Trunk with the project's pinned tools on PATH (e.g. `cargo xtask trunk serve`).
 
 mod bench;
 mod bootstrap;
@@ -28,8 +29,9 @@ fn main() -> ExitCode {
         "run" => run(rest),
         "test" => test(),
         "bench" => bench::run(),
+        "trunk" => trunk(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <bootstrap|build|run|test|bench> [-- server args]");
+            println!("usage: cargo xtask <bootstrap|build|run|test|bench|trunk> [args]");
             Ok(())
         }
         other => Err(Fail(format!(
@@ -58,6 +60,13 @@ fn build_frontend() -> Result<(), Fail> {
     util::cmd("trunk", &["build", "--release"])
         .current_dir(root())
         .status_ok()
+}
+
+/// `cargo xtask trunk ARGS`: runs Trunk with the pinned wasm-bindgen and wasm-opt on PATH.
+fn trunk(args: &[String]) -> Result<(), Fail> {
+    bootstrap::run(bootstrap::Level::Build)?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    util::cmd("trunk", &args).current_dir(root()).status_ok()
 }
 
 /// `cargo xtask run`: builds and runs the single binary; extra arguments go to the server.

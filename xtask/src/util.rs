@@ -39,13 +39,24 @@ pub fn cmd(program: &str, args: &[&str]) -> Command {
     c
 }
 
-/// PATH with the cargo install directory first.
+/// PATH with the project's tool directories first: binaryen from npm, then cargo's bin.
 pub fn path_with_cargo_bin() -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
-    match cargo_bin_dir() {
-        Some(bin) => format!("{}:{path}", bin.display()),
-        None => path,
-    }
+    let mut dirs = vec![binaryen_dir().join("node_modules/.bin")];
+    dirs.extend(cargo_bin_dir());
+    dirs.push(std::env::var("PATH").unwrap_or_default().into());
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Where bootstrap installs binaryen (npm package) for Trunk's `wasm-opt`.
+pub fn binaryen_dir() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| root().join("target"));
+    cache.join("dialdeck-tools/binaryen")
 }
 
 /// Where `cargo install` puts binaries.
