@@ -3,7 +3,7 @@
 
 use std::{fs, io::Write, path::Path};
 
-use crate::util::{self, root, Fail};
+use crate::util::{self, root, Fail, StatusOk};
 
 /// What SIP.js 0.21.2 plus React weigh, gzip: the finished app's whole budget.
 const BUNDLE_BUDGET_GZIP: usize = 104 * 1024;
@@ -12,7 +12,47 @@ const BUNDLE_BUDGET_GZIP: usize = 104 * 1024;
 pub fn run() -> Result<(), Fail> {
     crate::build()?;
     util::step("bundle size (target/dist)");
-    bundle_size(&root().join("target/dist"))
+    bundle_size(&root().join("target/dist"))?;
+    util::step("SIP parser throughput: dialdeck vs SIP.js 0.21.2, same messages, same run");
+    sip_parser()
+}
+
+/// Runs `crates/sip/examples/parse_throughput` and SIP.js's parser on the same trace messages
+/// and prints the ratio (target: at least 10x).
+fn sip_parser() -> Result<(), Fail> {
+    let ours = util::cmd_output(crate::util::cargo(&[
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "dialdeck-sip",
+        "--example",
+        "parse_throughput",
+    ]))?;
+    let sipjs_dir = root().join("crates/sip/benches/sipjs");
+    util::cmd("npm", &["ci", "--no-audit", "--no-fund"])
+        .current_dir(&sipjs_dir)
+        .stdout(std::process::Stdio::null())
+        .status_ok()?;
+    let mut node = util::cmd("node", &["bench.mjs"]);
+    node.current_dir(&sipjs_dir);
+    let theirs = util::cmd_output(node)?;
+    print!("{ours}{theirs}");
+    let ours = metric(&ours, "dialdeck_msgs_per_sec")?;
+    let theirs = metric(&theirs, "sipjs_msgs_per_sec")?;
+    println!(
+        "sip_parse_ratio_vs_sipjs={:.0}x (target >= 10x)",
+        ours / theirs
+    );
+    Ok(())
+}
+
+/// Reads `name=<number>` from a benchmark's output.
+fn metric(output: &str, name: &str) -> Result<f64, Fail> {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('=')?.trim().parse().ok())
+        .ok_or_else(|| Fail(format!("benchmark printed no {name}=<n>")))
 }
 
 fn bundle_size(dist: &Path) -> Result<(), Fail> {

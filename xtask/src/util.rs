@@ -76,6 +76,18 @@ pub fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Runs `c` (stderr inherited) and returns its stdout; fails if it exits non-zero.
+pub fn cmd_output(mut c: Command) -> Result<String, Fail> {
+    let out = c
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Fail(format!("cannot run {}: {e}", describe(&c))))?;
+    if !out.status.success() {
+        return Err(Fail(format!("{} failed ({})", describe(&c), out.status)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Extension: run and turn a non-zero exit into a [`Fail`] naming the command.
 pub trait StatusOk {
     /// Runs the command, inheriting stdio; fails unless it exits 0.
