@@ -17,7 +17,9 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
-/// A process this test started; killed (SIGKILL to its PID) and reaped on drop.
+/// A process this test started, in a process group of its own; on drop the whole group
+/// (the process and anything it started, such as chromedriver's Chromium) gets SIGKILL and the
+/// process is reaped.
 pub struct Guard {
     name: String,
     child: Child,
@@ -26,7 +28,9 @@ pub struct Guard {
 impl Guard {
     /// Spawns `cmd` and names it for error messages.
     pub fn spawn(name: &str, cmd: &mut Command) -> anyhow::Result<Guard> {
+        use std::os::unix::process::CommandExt;
         let child = cmd
+            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         Ok(Guard {
@@ -50,7 +54,7 @@ impl Guard {
 
     /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns the exit status.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
-        // SAFETY-free: `kill` by PID through the kill(1) command keeps this crate unsafe-free.
+        // kill(1) by PID keeps this crate free of unsafe code.
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()?;
@@ -69,6 +73,12 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // The group id is the child's PID (`process_group(0)`): this reaches only processes
+        // this guard started.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
