@@ -408,10 +408,7 @@ async fn api(
     let spec = &sim.shared.spec;
     let route = spec.route(method.as_str(), &path);
     let template = route.as_ref().map(|r| r.op.template.clone());
-    let params = route
-        .as_ref()
-        .map(|r| r.params.clone())
-        .unwrap_or_default();
+    let params = route.as_ref().map(|r| r.params.clone()).unwrap_or_default();
     let location = {
         let g = sim.lock();
         query_get(&query, "locationId")
@@ -488,10 +485,7 @@ async fn api(
             Ok(h) => h,
             Err(h) => {
                 break 'answer (
-                    ghl_error(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        json!("Too many requests"),
-                    ),
+                    ghl_error(StatusCode::TOO_MANY_REQUESTS, json!("Too many requests")),
                     Some(h),
                 )
             }
@@ -541,10 +535,7 @@ async fn api(
                     h.push(("retry-after", ms.div_ceil(1000).to_string()));
                 }
                 break 'answer (
-                    ghl_error(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        json!("Too many requests"),
-                    ),
+                    ghl_error(StatusCode::TOO_MANY_REQUESTS, json!("Too many requests")),
                     Some(h),
                 );
             }
@@ -561,9 +552,7 @@ async fn api(
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 resp
             }
-            Some(Fault::ExpiredToken) => {
-                ghl_error(StatusCode::UNAUTHORIZED, json!("Invalid JWT"))
-            }
+            Some(Fault::ExpiredToken) => ghl_error(StatusCode::UNAUTHORIZED, json!("Invalid JWT")),
             Some(Fault::UnprocessableButCreated) => {
                 let _ = handle(&sim);
                 ghl_error(
@@ -635,7 +624,10 @@ impl GhlSim {
                 .front()
                 .map(|t| window.saturating_sub(now.duration_since(*t)))
                 .unwrap_or(window);
-            h.push(("retry-after", wait.as_secs_f64().ceil().max(1.0).to_string()));
+            h.push((
+                "retry-after",
+                wait.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
             Err(h)
         } else {
             Ok(h)
@@ -726,7 +718,11 @@ impl GhlSim {
                 let Some(c) = store.contacts.get_mut(&contact_id) else {
                     return not_found();
                 };
-                let tags = b.get("tags").and_then(Value::as_array).cloned().unwrap_or_default();
+                let tags = b
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for t in tags.iter().filter_map(Value::as_str) {
                     let t = t.trim().to_lowercase();
                     if method == "POST" {
@@ -735,8 +731,16 @@ impl GhlSim {
                         c.tags.remove(&t);
                     }
                 }
-                let status = if method == "POST" { StatusCode::CREATED } else { StatusCode::OK };
-                (status, Json(json!({"tags": c.tags.iter().collect::<Vec<_>>()}))).into_response()
+                let status = if method == "POST" {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                (
+                    status,
+                    Json(json!({"tags": c.tags.iter().collect::<Vec<_>>()})),
+                )
+                    .into_response()
             }
             ("GET", "/contacts/{contactId}/notes") => {
                 if !store.contacts.contains_key(&contact_id) {
@@ -937,7 +941,8 @@ async fn oauth_token(State(sim): State<GhlSim>, headers: HeaderMap, body: Bytes)
         .oauth_clients
         .get(f("client_id"))
         .is_some_and(|(secret, _)| secret == f("client_secret"));
-    let grant_ok = f("grant_type") == "refresh_token" && g.refresh_tokens.remove(f("refresh_token"));
+    let grant_ok =
+        f("grant_type") == "refresh_token" && g.refresh_tokens.remove(f("refresh_token"));
     let resp = if !ct_ok || !client_ok || !grant_ok {
         entry.status = 400;
         entry.errors.push("invalid_grant".into());

@@ -491,10 +491,22 @@ mod tests {
             .is_empty());
         let bad = json!({"title":1,"completed":"no","extra":true});
         let errs = s.validate_schema("apps/contacts.json", "CreateTaskParams", &bad);
-        assert!(errs.iter().any(|e| e == "dueDate should not be empty"), "{errs:?}");
-        assert!(errs.iter().any(|e| e == "title must be a string"), "{errs:?}");
-        assert!(errs.iter().any(|e| e == "completed must be a boolean"), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains("extra should not exist")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e == "dueDate should not be empty"),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e == "title must be a string"),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e == "completed must be a boolean"),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.contains("extra should not exist")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -508,7 +520,8 @@ mod tests {
             "{errs:?}"
         );
         assert!(
-            errs.iter().any(|e| e == "dndSettings.SMS.status should not be empty"),
+            errs.iter()
+                .any(|e| e == "dndSettings.SMS.status should not be empty"),
             "{errs:?}"
         );
         let errs = s.validate_schema(

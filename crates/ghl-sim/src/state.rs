@@ -48,14 +48,20 @@ impl Contact {
             ("email", &self.email),
             ("phone", &self.phone),
         ] {
-            m.insert(k.into(), v.clone().map(Value::String).unwrap_or(Value::Null));
+            m.insert(
+                k.into(),
+                v.clone().map(Value::String).unwrap_or(Value::Null),
+            );
         }
         m.insert(
             "tags".into(),
             self.tags.iter().cloned().map(Value::String).collect(),
         );
         m.insert("dnd".into(), self.dnd.into());
-        m.insert("dndSettings".into(), Value::Object(self.dnd_settings.clone()));
+        m.insert(
+            "dndSettings".into(),
+            Value::Object(self.dnd_settings.clone()),
+        );
         Value::Object(m)
     }
 }
@@ -159,7 +165,8 @@ impl Store {
             }
         }
         if let Some(phone) = phone.map(normalise_phone).filter(|p| !p.is_empty()) {
-            return in_loc().find(|c| c.phone.as_deref().map(normalise_phone) == Some(phone.clone()));
+            return in_loc()
+                .find(|c| c.phone.as_deref().map(normalise_phone) == Some(phone.clone()));
         }
         None
     }
