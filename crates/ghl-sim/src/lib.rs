@@ -291,6 +291,14 @@ impl GhlSim {
         id
     }
 
+    /// Deletes a contact with its notes and tasks, as someone might in GHL's UI.
+    pub fn delete_contact(&self, id: &str) {
+        let mut g = self.lock();
+        g.store.contacts.remove(id);
+        g.store.notes.retain(|_, n| n.contact_id != id);
+        g.store.tasks.retain(|_, t| t.contact_id != id);
+    }
+
     /// A contact by id.
     pub fn contact(&self, id: &str) -> Option<Contact> {
         self.lock().store.contacts.get(id).cloned()

@@ -30,7 +30,7 @@
 
 use std::{
     future::Future,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
 use async_trait::async_trait;
@@ -53,10 +53,11 @@ pub const CONFLICT_PREFIX: &str = "GHL contact conflict";
 /// DND channels of `DndSettingsSchema`.
 pub const DND_CHANNELS: [&str; 6] = ["Call", "Email", "SMS", "WhatsApp", "GMB", "FB"];
 
-/// A client that counts the requests of one `apply`.
+/// A client that counts the requests of one `apply` and notices a contact GHL no longer has.
 pub struct Counted<'a> {
     client: &'a GhlClient,
     sent: AtomicU32,
+    contact_missing: AtomicBool,
 }
 
 impl<'a> Counted<'a> {
@@ -65,6 +66,7 @@ impl<'a> Counted<'a> {
         Counted {
             client,
             sent: AtomicU32::new(0),
+            contact_missing: AtomicBool::new(false),
         }
     }
 
@@ -76,7 +78,19 @@ impl<'a> Counted<'a> {
     /// Sends and counts.
     pub async fn send(&self, call: Call) -> Result<Value, GhlError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        self.client.send(call).await
+        let on_contact = call.path.starts_with("/contacts/") && call.path.len() > 10;
+        let result = self.client.send(call).await;
+        if let Err(GhlError::Invalid {
+            status: 400 | 404,
+            message,
+            ..
+        }) = &result
+        {
+            if on_contact && message.to_lowercase().contains("not found") {
+                self.contact_missing.store(true, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// Requests sent so far.
@@ -406,15 +420,50 @@ impl GhlTarget {
                     ),
                 });
             }
-            Err(ContactError::NoIdentity) => return Err(ApplyError::Permanent {
-                reason: format!(
+            Err(ContactError::NoIdentity) => {
+                return Err(ApplyError::Permanent {
+                    reason: format!(
                     "lead {} has neither a valid phone number nor an email to find its GHL contact",
                     d.lead.lead_id
                 ),
-            }),
+                })
+            }
             Err(ContactError::Ghl(e)) => return Err(e.into()),
             Err(ContactError::Store(e)) => return Err(store_error(e)),
         };
+        let cached = resolved.how == Resolution::Cached;
+        let outcome = self.act(d, ghl, &resolved, &mut r).await;
+        if outcome.is_err() && cached && ghl.contact_missing.load(Ordering::Relaxed) {
+            // Deleted or merged away in GHL since we cached it: look it up again next time,
+            // and redo this disposition's steps on whichever contact that finds.
+            contact::forget(&self.store, self.client.location_id(), &resolved.id)
+                .await
+                .map_err(store_error)?;
+            sqlx::query("DELETE FROM ghl_objects WHERE disposition_id = ?")
+                .bind(&d.id)
+                .execute(&self.store)
+                .await
+                .map_err(store_error)?;
+            return Err(ApplyError::Retryable {
+                reason: format!(
+                    "GHL contact {} no longer exists; it will be looked up again",
+                    resolved.id
+                ),
+                retry_after: None,
+            });
+        }
+        outcome?;
+        Ok(r)
+    }
+
+    /// The actions of a disposition on its contact.
+    async fn act(
+        &self,
+        d: &Disposition,
+        ghl: &Counted<'_>,
+        resolved: &contact::ResolvedContact,
+        r: &mut Receipt,
+    ) -> Result<(), ApplyError> {
         let cid = resolved.id.clone();
         r.contact_id = cid.clone();
         r.contact = Some(resolved.how);
@@ -594,7 +643,7 @@ impl GhlTarget {
         })
         .await?;
         r.tags = tags;
-        Ok(r)
+        Ok(())
     }
 }
 

@@ -74,8 +74,17 @@ async fn env_with(cfg: SimConfig, tweak: impl FnOnce(&mut GhlArgs)) -> Env {
     }
 }
 
+/// A simulator with GHL's limits but a 1 s window instead of 10 s, so waits for the window
+/// (after a 429 says "0 remaining", or past 100 requests) stay short.
+fn quick() -> SimConfig {
+    SimConfig {
+        window: Duration::from_secs(1),
+        ..SimConfig::default()
+    }
+}
+
 async fn env(tweak: impl FnOnce(&mut GhlArgs)) -> Env {
-    env_with(SimConfig::default(), tweak).await
+    env_with(quick(), tweak).await
 }
 
 fn lead(n: u32) -> Lead {
@@ -397,6 +406,21 @@ async fn a_known_contact_costs_at_most_two_requests() {
     assert_eq!(env.sim().contacts().len(), 1);
 }
 
+#[tokio::test]
+async fn a_cached_contact_deleted_in_ghl_is_looked_up_again() {
+    let env = env(|_| {}).await;
+    let first = env.target.apply(&other("del-1", 8)).await.unwrap();
+    env.sim()
+        .delete_contact(first["contact_id"].as_str().unwrap());
+    let err = env.target.apply(&other("del-2", 8)).await.unwrap_err();
+    assert!(matches!(err, ApplyError::Retryable { .. }), "{err:?}");
+    let again = env.target.apply(&other("del-2", 8)).await.unwrap();
+    assert_eq!(again["contact"], json!("created"));
+    assert_ne!(again["contact_id"], first["contact_id"]);
+    assert_eq!(env.sim().notes().len(), 1);
+    env.assert_all_valid();
+}
+
 async fn retry_until_ok(env: &Env, d: &Disposition) -> Value {
     for _ in 0..5 {
         match env.target.apply(d).await {
@@ -581,7 +605,7 @@ async fn oauth_refreshes_once_per_expiry_and_stores_the_rotated_token() {
     let env = env_with(
         SimConfig {
             require_known_tokens: true,
-            ..SimConfig::default()
+            ..quick()
         },
         |a| {
             a.private_token = None;
