@@ -166,7 +166,7 @@ struct Inner {
     faults: VecDeque<FaultRule>,
     limits: HashMap<String, Bucket>,
     tokens: HashMap<String, bool>,
-    oauth_clients: HashMap<String, (String, String)>,
+    oauth_clients: HashMap<String, String>,
     refresh_tokens: HashSet<String>,
     refreshes: u32,
     burst_max: u32,
@@ -346,10 +346,8 @@ impl GhlSim {
     /// Registers an OAuth app with one valid (single-use) refresh token.
     pub fn add_oauth_client(&self, client_id: &str, client_secret: &str, refresh_token: &str) {
         let mut g = self.lock();
-        g.oauth_clients.insert(
-            client_id.to_string(),
-            (client_secret.to_string(), String::new()),
-        );
+        g.oauth_clients
+            .insert(client_id.to_string(), client_secret.to_string());
         g.refresh_tokens.insert(refresh_token.to_string());
     }
 
@@ -948,7 +946,7 @@ async fn oauth_token(State(sim): State<GhlSim>, headers: HeaderMap, body: Bytes)
     let client_ok = g
         .oauth_clients
         .get(f("client_id"))
-        .is_some_and(|(secret, _)| secret == f("client_secret"));
+        .is_some_and(|secret| secret == f("client_secret"));
     let grant_ok =
         f("grant_type") == "refresh_token" && g.refresh_tokens.remove(f("refresh_token"));
     let resp = if !ct_ok || !client_ok || !grant_ok {

@@ -257,6 +257,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_exhausted_daily_quota_stops_sending() {
+        let lim = Arc::new(RateLimiter::default());
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-daily-remaining", HeaderValue::from_static("0"));
+        lim.observe(&h);
+        let wait = lim.acquire(Duration::from_millis(20)).await.unwrap_err();
+        assert!(wait > Duration::from_secs(3000), "{wait:?}");
+    }
+
+    #[tokio::test]
     async fn back_off_blocks_until_the_hint() {
         let lim = Arc::new(RateLimiter::default());
         lim.back_off(Duration::from_millis(80));
