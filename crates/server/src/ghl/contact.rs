@@ -19,28 +19,48 @@ use super::client::{Call, GhlError};
 use super::sync::Counted;
 use crate::disposition::Lead;
 
-/// Normalises a VICIdial number to E.164 (`+13125551212`). A number that already starts with
-/// `+` is read as international; otherwise `phone_code` (the country calling code) picks the
-/// region whose national format it is read in. `None` when it is not a valid number.
-pub fn to_e164(number: &str, phone_code: &str) -> Option<String> {
-    let number = number.trim();
-    if number.is_empty() {
-        return None;
+/// A phone number in E.164 form (`+13125551212`); only [`E164::parse`] makes one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    /// Normalises a VICIdial number. A number that already starts with `+` is read as
+    /// international; otherwise `phone_code` (the country calling code, `1` for NANP) picks the
+    /// region whose national format it is read in. `None` when it is not a valid number.
+    pub fn parse(number: &str, phone_code: &str) -> Option<E164> {
+        let number = number.trim();
+        if number.is_empty() {
+            return None;
+        }
+        let parsed = if number.starts_with('+') {
+            phonenumber::parse(None, number).ok()?
+        } else {
+            let code: u16 = phone_code.trim().trim_start_matches('+').parse().ok()?;
+            let region = phonenumber::metadata::DATABASE
+                .region(&code)?
+                .first()
+                .and_then(|r| phonenumber::country::Id::from_str(r).ok())?;
+            phonenumber::parse(Some(region), number).ok()?
+        };
+        if !phonenumber::is_valid(&parsed) {
+            return None;
+        }
+        Some(E164(
+            parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
-    let parsed = if number.starts_with('+') {
-        phonenumber::parse(None, number).ok()?
-    } else {
-        let code: u16 = phone_code.trim().trim_start_matches('+').parse().ok()?;
-        let region = phonenumber::metadata::DATABASE
-            .region(&code)?
-            .first()
-            .and_then(|r| phonenumber::country::Id::from_str(r).ok())?;
-        phonenumber::parse(Some(region), number).ok()?
-    };
-    if !phonenumber::is_valid(&parsed) {
-        return None;
+
+    /// The number as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Some(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+impl std::fmt::Display for E164 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A usable email (trimmed, lower-cased) or `None`.
@@ -69,7 +89,7 @@ pub struct ResolvedContact {
     /// How it was found.
     pub how: Resolution,
     /// The E.164 number used, if any.
-    pub phone: Option<String>,
+    pub phone: Option<E164>,
 }
 
 /// Phone and email of one lead match two different GHL contacts.
@@ -117,7 +137,7 @@ pub async fn resolve(
     lead: &Lead,
 ) -> Result<ResolvedContact, ContactError> {
     let location = ghl.client().location_id().to_string();
-    let phone = to_e164(&lead.phone_number, &lead.phone_code);
+    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
     let email = normalise_email(&lead.email);
     let key = match (&phone, &email) {
         (Some(p), _) => format!("phone:{p}"),
@@ -139,10 +159,16 @@ pub async fn resolve(
         });
     }
 
-    let (id, how) = match search(ghl, phone.as_deref(), email.as_deref()).await? {
+    let (id, how) = match search(ghl, phone.as_ref().map(E164::as_str), email.as_deref()).await? {
         Some(id) => (id, Resolution::Found),
         None => (
-            create(ghl, lead, phone.as_deref(), email.as_deref()).await?,
+            create(
+                ghl,
+                lead,
+                phone.as_ref().map(E164::as_str),
+                email.as_deref(),
+            )
+            .await?,
             Resolution::Created,
         ),
     };
@@ -283,13 +309,18 @@ mod tests {
 
     #[test]
     fn nanp_numbers_get_plus_one() {
-        assert_eq!(to_e164("3125551212", "1").as_deref(), Some("+13125551212"));
         assert_eq!(
-            to_e164("(312) 555-1212", "1").as_deref(),
+            E164::parse("3125551212", "1").as_ref().map(E164::as_str),
             Some("+13125551212")
         );
         assert_eq!(
-            to_e164("+13125551212", "44").as_deref(),
+            E164::parse("(312) 555-1212", "1")
+                .as_ref()
+                .map(E164::as_str),
+            Some("+13125551212")
+        );
+        assert_eq!(
+            E164::parse("+13125551212", "44").as_ref().map(E164::as_str),
             Some("+13125551212")
         );
     }
@@ -297,24 +328,24 @@ mod tests {
     #[test]
     fn region_comes_from_phone_code() {
         assert_eq!(
-            to_e164("07911123456", "44").as_deref(),
+            E164::parse("07911123456", "44").as_ref().map(E164::as_str),
             Some("+447911123456")
         );
         assert_eq!(
-            to_e164("7911123456", "44").as_deref(),
+            E164::parse("7911123456", "44").as_ref().map(E164::as_str),
             Some("+447911123456")
         );
         assert_eq!(
-            to_e164("030 1234567", "49").as_deref(),
+            E164::parse("030 1234567", "49").as_ref().map(E164::as_str),
             Some("+49301234567")
         );
     }
 
     #[test]
     fn junk_is_not_a_number() {
-        assert_eq!(to_e164("", "1"), None);
-        assert_eq!(to_e164("12", "1"), None);
-        assert_eq!(to_e164("3125551212", "x"), None);
+        assert_eq!(E164::parse("", "1"), None);
+        assert_eq!(E164::parse("12", "1"), None);
+        assert_eq!(E164::parse("3125551212", "x"), None);
     }
 
     #[test]

@@ -43,7 +43,7 @@ use sqlx::SqlitePool;
 use super::{
     client::{seg, Call, GhlClient, GhlError},
     config::GhlArgs,
-    contact::{self, ContactError, Resolution},
+    contact::{self, ContactError, Resolution, E164},
 };
 use crate::disposition::{ApplyError, Disposition, DispositionTarget};
 
@@ -516,7 +516,8 @@ impl GhlTarget {
                     if name.is_empty() {
                         name = resolved
                             .phone
-                            .clone()
+                            .as_ref()
+                            .map(E164::to_string)
                             .unwrap_or_else(|| d.lead.lead_id.to_string());
                     }
                     let mut body = json!({
