@@ -29,8 +29,10 @@
 //! (after [`GhlTarget::resolve_conflict`]) applies it.
 
 use std::{
+    collections::HashMap,
     future::Future,
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::Arc,
 };
 
 use async_trait::async_trait;
@@ -124,6 +126,25 @@ pub struct GhlTarget {
     client: GhlClient,
     args: GhlArgs,
     store: SqlitePool,
+    in_flight: Arc<InFlight>,
+}
+
+/// Dispositions being applied in this process: a second `apply` of the same disposition (an
+/// outbox lease that expired while the first was still running) waits for the first instead of
+/// racing it past the `ghl_objects` markers.
+#[derive(Debug, Default)]
+struct InFlight(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl InFlight {
+    async fn enter(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            // Forget the locks nobody holds or waits for.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// What `apply` did, returned as the receipt.
@@ -173,6 +194,7 @@ impl GhlTarget {
             client: GhlClient::new(args, store.clone())?,
             args: args.clone(),
             store,
+            in_flight: Arc::default(),
         })
     }
 
@@ -677,6 +699,7 @@ impl DispositionTarget for GhlTarget {
     }
 
     async fn apply(&self, d: &Disposition) -> Result<Value, ApplyError> {
+        let _only_one = self.in_flight.enter(&d.id).await;
         let ghl = Counted::new(&self.client);
         let outcome = self.run(d, &ghl).await;
         match outcome {

@@ -421,6 +421,67 @@ async fn a_cached_contact_deleted_in_ghl_is_looked_up_again() {
     env.assert_all_valid();
 }
 
+#[tokio::test]
+async fn the_same_disposition_applied_twice_at_once_creates_one_note() {
+    let env = env(|_| {}).await;
+    let d = other("twice", 9);
+    let other_worker = env.target.clone();
+    let (a, b) = tokio::join!(env.target.apply(&d), other_worker.apply(&d));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(env.sim().notes().len(), 1);
+    assert_eq!(env.sim().contacts().len(), 1);
+}
+
+#[tokio::test]
+async fn sale_with_a_callback_gets_both_and_one_tag_call() {
+    let env = env(sales_setup).await;
+    let mut d = callback("both", 10);
+    d.status.flags.sale = true;
+    let r = env.target.apply(&d).await.unwrap();
+    assert_eq!(env.sim().opportunities().len(), 1);
+    assert_eq!(env.sim().tasks().len(), 1);
+    assert!(env.sim().notes().is_empty());
+    let c = &env.sim().contacts()[0];
+    for t in ["dialdeck:callbk", "dialdeck:sale", "dialdeck:callback"] {
+        assert!(c.tags.contains(t), "{t} in {:?}", c.tags);
+    }
+    let tag_calls = env
+        .requests()
+        .iter()
+        .filter(|e| e.path.ends_with("/tags"))
+        .count();
+    assert_eq!(tag_calls, 1);
+    assert_eq!(r["tags"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn quota_used_by_another_client_is_waited_out_not_overrun() {
+    let env = env(|_| {}).await;
+    // Another integration on the same app and location uses the whole window.
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        let s = http
+            .get(format!("{}/contacts/search/duplicate", env.sim.url))
+            .query(&[("locationId", LOC), ("email", "other@example.com")])
+            .bearer_auth("other-process")
+            .header("Version", "2021-07-28")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, 200);
+    }
+    env.sim().clear_ledger();
+    env.target.apply(&other("busy-1", 21)).await.unwrap();
+    let refused = env.requests().iter().filter(|e| e.status == 429).count();
+    assert!(
+        refused <= 1,
+        "{refused} refusals: the client waited after the first"
+    );
+    assert_eq!(env.sim().notes().len(), 1);
+}
+
 async fn retry_until_ok(env: &Env, d: &Disposition) -> Value {
     for _ in 0..5 {
         match env.target.apply(d).await {
