@@ -21,6 +21,11 @@
 //! **Request budget.** With the contact known (cached), a disposition costs two requests: the
 //! object (note, task or opportunity) and the tags. DNC costs one request for DND, one per
 //! configured workflow, one for campaigns and one for tags: there is no single GHL call for it.
+//! The first disposition of a lead dialdeck has not seen adds the duplicate search (by phone,
+//! and by email when the lead has one) and, for a new contact, its creation.
+//!
+//! **Concurrency.** Two `apply` calls for the same disposition in one process run one after the
+//! other (an outbox lease may expire while the first is still running).
 //!
 //! **Contact conflicts.** When the lead's phone and email match two different contacts, dialdeck
 //! does not guess: `apply` fails with [`ApplyError::Permanent`] whose reason starts with
@@ -445,9 +450,9 @@ impl GhlTarget {
             Err(ContactError::NoIdentity) => {
                 return Err(ApplyError::Permanent {
                     reason: format!(
-                    "lead {} has neither a valid phone number nor an email to find its GHL contact",
-                    d.lead.lead_id
-                ),
+                        "lead {} has no valid phone number or email to find its GHL contact by",
+                        d.lead.lead_id
+                    ),
                 })
             }
             Err(ContactError::Ghl(e)) => return Err(e.into()),
