@@ -41,6 +41,10 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM / Ctrl-C.
     #[arg(long, env = "DIALDECK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// GoHighLevel sync (`DIALDECK_GHL_*`); off unless a location is configured.
+    #[command(flatten)]
+    pub ghl: crate::ghl::GhlArgs,
 }
 
 /// A configuration value that cannot be used, named by its environment variable.
@@ -76,6 +80,7 @@ impl Config {
                 problem: "must not be empty".into(),
             });
         }
+        self.ghl.validate()?;
         Ok(())
     }
 

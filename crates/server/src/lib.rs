@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod config;
 pub mod disposition;
+pub mod ghl;
 pub mod http;
 pub mod session;
 pub mod store;
