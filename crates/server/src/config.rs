@@ -45,6 +45,10 @@ pub struct Config {
     /// GoHighLevel sync (`DIALDECK_GHL_*`); off unless a location is configured.
     #[command(flatten)]
     pub ghl: crate::ghl::GhlArgs,
+
+    /// The disposition outbox (`DIALDECK_OUTBOX_*`).
+    #[command(flatten)]
+    pub outbox: crate::outbox::OutboxArgs,
 }
 
 /// A configuration value that cannot be used, named by its environment variable.
@@ -81,6 +85,7 @@ impl Config {
             });
         }
         self.ghl.validate()?;
+        self.outbox.validate()?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod disposition;
 pub mod ghl;
 pub mod http;
+pub mod outbox;
 pub mod session;
 pub mod store;
 pub mod wrapup;
@@ -29,14 +30,36 @@ pub struct AppState {
 struct Inner {
     config: Config,
     store: SqlitePool,
+    outbox: Arc<outbox::Outbox>,
 }
 
 impl AppState {
-    /// Builds the state from a validated configuration and an open store.
-    pub fn new(config: Config, store: SqlitePool) -> AppState {
-        AppState {
-            inner: Arc::new(Inner { config, store }),
+    /// Builds the state from a validated configuration and an open store, with the
+    /// disposition targets the configuration turns on.
+    pub fn new(config: Config, store: SqlitePool) -> anyhow::Result<AppState> {
+        let mut targets: Vec<Arc<dyn disposition::DispositionTarget>> = Vec::new();
+        if let Some(ghl) = ghl::GhlTarget::from_config(&config.ghl, store.clone())? {
+            targets.push(Arc::new(ghl));
         }
+        let outbox = outbox::Outbox::new(store.clone(), targets, None, config.outbox.clone());
+        Ok(AppState::with_outbox(config, store, outbox))
+    }
+
+    /// Builds the state around an outbox assembled by the caller (tests inject their own
+    /// targets and VICIdial context this way).
+    pub fn with_outbox(config: Config, store: SqlitePool, outbox: Arc<outbox::Outbox>) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                outbox,
+            }),
+        }
+    }
+
+    /// The disposition outbox.
+    pub fn outbox(&self) -> &Arc<outbox::Outbox> {
+        &self.inner.outbox
     }
 
     /// The configuration the server started with.
@@ -67,7 +90,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if assets::ASSETS.is_empty() {
         tracing::warn!("this binary was built without the frontend; run `cargo xtask build`");
     }
-    let state = AppState::new(config, store.clone());
+    let state = AppState::new(config, store.clone())?;
+    state.outbox().start_workers();
     tracing::info!(%url, "dialdeck is listening");
     println!("dialdeck is listening on {url}");
 

@@ -55,6 +55,86 @@ pub struct ReadinessCheck {
     pub detail: Option<String>,
 }
 
+/// `POST /api/dispositions`: the agent's disposition of one call, from the mandatory modal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispositionRequest {
+    /// Client-generated idempotency key (the call's id): 8 to 64 of `[A-Za-z0-9_-]`. Sending
+    /// the same request again returns the same answer and has no second effect.
+    pub id: String,
+    /// The lead of the call (`vicidial_list.lead_id`).
+    pub lead_id: i64,
+    /// The chosen VICIdial status code.
+    pub status: String,
+    /// Required when the status has `scheduled_callback`.
+    pub callback: Option<CallbackRequest>,
+    /// The agent's notes.
+    pub notes: String,
+    /// Facts about the call.
+    pub call: CallInfo,
+}
+
+/// A callback picked in the modal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRequest {
+    /// RFC 3339 instant with offset, e.g. `2026-12-01T09:30:00-06:00`.
+    pub at: String,
+    /// The agent's IANA time zone the time was picked in.
+    pub time_zone: String,
+    /// `USERONLY` or `ANYONE`.
+    pub recipient: String,
+    /// Callback comments.
+    pub comments: String,
+}
+
+/// Facts about the call being dispositioned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInfo {
+    /// RFC 3339 start of the call.
+    pub started_at: String,
+    /// Talk time in seconds.
+    pub duration_secs: u32,
+    /// VICIdial's uniqueid of the call, when the screen knows it.
+    pub vicidial_uniqueid: Option<String>,
+}
+
+/// Where one target (VICIdial, GHL) stands with a disposition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Queued, not yet tried.
+    Pending,
+    /// Being applied now.
+    Running,
+    /// Applied.
+    Done,
+    /// Failed for a passing reason; will be tried again.
+    Retrying,
+    /// Failed for good; parked for an admin with its reason.
+    Failed,
+}
+
+/// One target's state for a disposition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    /// `vicidial` or `ghl`.
+    pub target: String,
+    /// Its state.
+    pub state: TargetState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
+}
+
+/// `202 Accepted` answer to a disposition, and the payload of its live updates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispositionAccepted {
+    /// The idempotency key.
+    pub id: String,
+    /// One entry per target.
+    pub targets: Vec<TargetStatus>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     let security = SecurityHeaders::new(state.config().vicidial_web_origin.as_deref());
     let api = Router::new()
         .route("/config", get(runtime_config))
+        .merge(crate::outbox::routes::router())
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)

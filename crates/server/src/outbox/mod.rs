@@ -1,0 +1,319 @@
+//! The disposition pipeline: a disposition is validated, accepted once and durably (the
+//! disposition plus one job per target in one transaction), and applied to every target
+//! (VICIdial, GHL) exactly once by workers that claim jobs under leases, retry with backoff and
+//! park what cannot succeed.
+//!
+//! Exactly once = at-least-once delivery from the outbox (a job is retried until a target says
+//! done) × idempotent targets (`DispositionTarget::apply` is keyed by the disposition id).
+
+pub mod config;
+pub mod routes;
+pub mod store;
+pub mod worker;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use dialdeck_shared::{DispositionAccepted, DispositionRequest};
+use sha2::{Digest, Sha256};
+use sqlx::SqlitePool;
+use tokio::sync::{broadcast, Notify};
+
+pub use self::config::OutboxArgs;
+use crate::{
+    disposition::{
+        CallContext, CallFacts, Callback, CallbackRecipient, Disposition, DispositionTarget,
+    },
+    http::ApiError,
+};
+
+/// A change of one job's state, for live updates to the agent (SSE) and tests.
+#[derive(Clone, Debug)]
+pub struct JobEvent {
+    /// The disposition's owner.
+    pub agent_user: String,
+    /// The disposition's current state across targets.
+    pub accepted: DispositionAccepted,
+}
+
+/// The outbox: where dispositions are accepted and from where workers apply them.
+pub struct Outbox {
+    store: SqlitePool,
+    targets: BTreeMap<&'static str, Arc<dyn DispositionTarget>>,
+    context: Option<Arc<dyn CallContext>>,
+    args: OutboxArgs,
+    events: broadcast::Sender<JobEvent>,
+    wake: Notify,
+}
+
+impl Outbox {
+    /// An outbox over `store` applying to `targets`; `context` validates against VICIdial
+    /// (without it dispositions are refused: there is nothing to check them against).
+    pub fn new(
+        store: SqlitePool,
+        targets: Vec<Arc<dyn DispositionTarget>>,
+        context: Option<Arc<dyn CallContext>>,
+        args: OutboxArgs,
+    ) -> Arc<Outbox> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Outbox {
+            store,
+            targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
+            context,
+            args,
+            events,
+            wake: Notify::new(),
+        })
+    }
+
+    /// The settings.
+    pub fn args(&self) -> &OutboxArgs {
+        &self.args
+    }
+
+    /// Live job-state changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.events.subscribe()
+    }
+
+    /// Validates and durably accepts `req` from `agent_user` (campaign `campaign_id`).
+    /// The same request again returns the current state and changes nothing.
+    pub async fn accept(
+        &self,
+        agent_user: &str,
+        campaign_id: Option<&str>,
+        req: &DispositionRequest,
+    ) -> Result<DispositionAccepted, ApiError> {
+        let bad = |code: &'static str, message: String| ApiError::bad_request(code, message);
+        if !(8..=64).contains(&req.id.len())
+            || !req
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad(
+                "invalid_id",
+                "The disposition id must be 8 to 64 letters, digits, '-' or '_'.".into(),
+            ));
+        }
+        let request_hash = hash_request(req);
+        // A replay is answered before anything upstream is asked: the first answer stands.
+        if let Some((owner, _)) = store::disposition(&self.store, &req.id).await? {
+            return self
+                .replay(agent_user, &owner, &req.id, &request_hash)
+                .await;
+        }
+        let context = self.context.as_ref().ok_or_else(|| ApiError::Unavailable {
+            code: "vicidial_not_configured",
+            message: "Dispositions need the VICIdial connection, which is not configured.".into(),
+        })?;
+        let campaign = campaign_id
+            .map(str::to_string)
+            .ok_or_else(|| bad("no_campaign", "You are not logged into a campaign.".into()))?;
+        let notes_len = req.notes.chars().count();
+        if notes_len > self.args.notes_max_chars {
+            return Err(bad(
+                "notes_too_long",
+                format!(
+                    "Notes are {notes_len} characters; at most {} are allowed.",
+                    self.args.notes_max_chars
+                ),
+            ));
+        }
+        let statuses = context.selectable_statuses(&campaign).await?;
+        let status = statuses
+            .into_iter()
+            .find(|s| s.status == req.status && s.selectable)
+            .ok_or_else(|| {
+                bad(
+                    "unknown_status",
+                    format!(
+                        "{:?} is not a status you can choose in campaign {campaign}.",
+                        req.status
+                    ),
+                )
+            })?;
+        let callback = match (&req.callback, status.flags.scheduled_callback) {
+            (None, true) => {
+                return Err(bad(
+                    "callback_required",
+                    format!("{} needs a callback date and time.", status.status_name),
+                ))
+            }
+            (Some(cb), _) => Some(parse_callback(cb)?),
+            (None, false) => None,
+        };
+        let wrapup = crate::wrapup::current(&self.store, agent_user).await?;
+        let live = context.live_call(agent_user).await?;
+        let lead_is_yours = wrapup.as_ref().is_some_and(|w| w.lead_id == req.lead_id)
+            || live
+                .as_ref()
+                .is_some_and(|l| l.lead_id == req.lead_id && l.lead_id > 0);
+        if !lead_is_yours {
+            return Err(ApiError::Forbidden {
+                code: "lead_not_yours",
+                message: format!("Lead {} is not on your current or last call.", req.lead_id),
+            });
+        }
+        let lead = context.lead(req.lead_id).await?.ok_or_else(|| {
+            bad(
+                "unknown_lead",
+                format!("Lead {} does not exist in VICIdial.", req.lead_id),
+            )
+        })?;
+        let started_at = DateTime::parse_from_rfc3339(&req.call.started_at)
+            .map_err(|_| {
+                bad(
+                    "invalid_call_time",
+                    "The call start must be an RFC 3339 time.".into(),
+                )
+            })?
+            .with_timezone(&Utc);
+        let now = Utc::now();
+        let disposition = Disposition {
+            id: req.id.clone(),
+            agent_user: agent_user.to_string(),
+            campaign_id: campaign,
+            lead,
+            status,
+            callback,
+            notes: req.notes.clone(),
+            call: CallFacts {
+                call_id: req.id.clone(),
+                vicidial_uniqueid: req.call.vicidial_uniqueid.clone(),
+                started_at,
+                duration_secs: req.call.duration_secs,
+            },
+            accepted_at: now,
+        };
+        let payload = serde_json::to_string(&disposition).map_err(anyhow::Error::from)?;
+        let targets: Vec<&str> = self.targets.keys().copied().collect();
+        let mut tx = self.store.begin().await.map_err(anyhow::Error::from)?;
+        let new = store::NewDisposition {
+            id: &req.id,
+            agent_user,
+            lead_id: req.lead_id,
+            request_hash: &request_hash,
+            payload: &payload,
+            now_ms: now.timestamp_millis(),
+        };
+        let outcome = store::insert(&mut tx, &new, &targets).await?;
+        if outcome == store::Accepted::New {
+            crate::wrapup::disposition_accepted(&mut *tx, agent_user, req.lead_id).await?;
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        match outcome {
+            store::Accepted::New => {
+                self.wake.notify_waiters();
+                let accepted = self.state_of(&req.id).await?;
+                self.publish(agent_user, accepted.clone());
+                Ok(accepted)
+            }
+            // Two identical submissions raced: the other one stored it.
+            _ => {
+                self.replay(agent_user, agent_user, &req.id, &request_hash)
+                    .await
+            }
+        }
+    }
+
+    async fn replay(
+        &self,
+        agent_user: &str,
+        owner: &str,
+        id: &str,
+        request_hash: &str,
+    ) -> Result<DispositionAccepted, ApiError> {
+        let stored: Option<(String,)> =
+            sqlx::query_as("SELECT request_hash FROM dispositions WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.store)
+                .await
+                .map_err(anyhow::Error::from)?;
+        if owner != agent_user || stored.map(|s| s.0).as_deref() != Some(request_hash) {
+            return Err(ApiError::Conflict {
+                code: "idempotency_key_reused",
+                message: "This disposition id was already used for a different disposition.".into(),
+            });
+        }
+        self.state_of(id).await
+    }
+
+    /// The current state of a disposition across its targets.
+    pub async fn state_of(&self, id: &str) -> Result<DispositionAccepted, ApiError> {
+        let jobs = store::jobs_of(&self.store, id).await?;
+        Ok(DispositionAccepted {
+            id: id.to_string(),
+            targets: jobs.iter().map(store::Job::status).collect(),
+        })
+    }
+
+    fn publish(&self, agent_user: &str, accepted: DispositionAccepted) {
+        // Nobody listening is fine: the state is in the store.
+        let _ = self.events.send(JobEvent {
+            agent_user: agent_user.to_string(),
+            accepted,
+        });
+    }
+}
+
+/// SHA-256 of the request's canonical JSON: the same key with another body is refused.
+fn hash_request(req: &DispositionRequest) -> String {
+    let json = serde_json::to_vec(req).expect("serialisable");
+    Sha256::digest(&json)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, ApiError> {
+    let bad = |code: &'static str, message: &str| ApiError::bad_request(code, message);
+    let at = DateTime::parse_from_rfc3339(&cb.at)
+        .map_err(|_| {
+            bad(
+                "invalid_callback_time",
+                "The callback time must be a date and time with its UTC offset.",
+            )
+        })?
+        .with_timezone(&Utc);
+    if at <= Utc::now() {
+        return Err(bad(
+            "callback_in_past",
+            "The callback time must be in the future.",
+        ));
+    }
+    let recipient = match cb.recipient.as_str() {
+        "USERONLY" => CallbackRecipient::UserOnly,
+        "ANYONE" => CallbackRecipient::Anyone,
+        _ => {
+            return Err(bad(
+                "invalid_callback_type",
+                "The callback must be for you (USERONLY) or anyone (ANYONE).",
+            ))
+        }
+    };
+    let tz_ok = !cb.time_zone.is_empty()
+        && cb.time_zone.len() <= 64
+        && cb
+            .time_zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+    if !tz_ok {
+        return Err(bad(
+            "invalid_time_zone",
+            "The callback needs the agent's IANA time zone, e.g. America/Chicago.",
+        ));
+    }
+    if cb.comments.chars().count() > 255 {
+        return Err(bad(
+            "callback_comments_too_long",
+            "Callback comments are limited to 255 characters (VICIdial's column).",
+        ));
+    }
+    Ok(Callback {
+        at,
+        agent_time_zone: cb.time_zone.clone(),
+        recipient,
+        comments: cb.comments.clone(),
+    })
+}

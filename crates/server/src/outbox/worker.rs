@@ -1,0 +1,178 @@
+//! Outbox workers: claim a due job, apply it to its target, record the outcome.
+//!
+//! A worker's apply is bounded by half its lease, so a slow upstream cannot keep a job past the
+//! lease and have it applied twice at once; a worker that dies leaves its lease to expire and
+//! another takes the job over. Retryable failures back off exponentially with full jitter
+//! (never sooner than the upstream's own `retry_after`); permanent failures, and jobs out of
+//! attempts, are parked with their reason for an admin.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+
+use super::{store, Outbox};
+use crate::disposition::{ApplyError, Disposition};
+
+impl Outbox {
+    /// Starts the configured number of workers. They run until the runtime stops.
+    pub fn start_workers(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        (0..self.args.workers)
+            .map(|i| {
+                let outbox = Arc::clone(self);
+                let owner = format!("{}-{}-{i}", std::process::id(), random_u64() % 1_000_000);
+                tokio::spawn(async move { outbox.work(owner).await })
+            })
+            .collect()
+    }
+
+    async fn work(self: Arc<Self>, owner: String) {
+        loop {
+            match self.run_once(&owner).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "outbox worker: store error"),
+            }
+            // Nothing due: sleep until woken by a new disposition or the next poll.
+            let _ = tokio::time::timeout(Duration::from_millis(250), self.wake.notified()).await;
+        }
+    }
+
+    /// Claims and processes one job; `Ok(false)` when none was due.
+    pub async fn run_once(&self, owner: &str) -> anyhow::Result<bool> {
+        let lease_ms = (self.args.lease_secs * 1000) as i64;
+        let Some(job) = store::claim(&self.store, owner, now_ms(), lease_ms).await? else {
+            return Ok(false);
+        };
+        let outcome = match (
+            self.targets.get(job.target.as_str()),
+            store::disposition(&self.store, &job.disposition_id).await?,
+        ) {
+            (None, _) => Err(ApplyError::Permanent {
+                reason: format!("target {:?} is not configured on this server", job.target),
+            }),
+            (_, None) => Err(ApplyError::Permanent {
+                reason: "the disposition row is missing".into(),
+            }),
+            (Some(target), Some((_, payload))) => {
+                match serde_json::from_str::<Disposition>(&payload) {
+                    Err(e) => Err(ApplyError::Permanent {
+                        reason: format!("stored disposition unreadable: {e}"),
+                    }),
+                    Ok(disposition) => {
+                        let budget = Duration::from_millis((lease_ms / 2) as u64);
+                        match tokio::time::timeout(budget, target.apply(&disposition)).await {
+                            Ok(result) => result,
+                            Err(_) => Err(ApplyError::Retryable {
+                                reason: format!(
+                                    "{} did not answer within {} s",
+                                    job.target,
+                                    budget.as_secs()
+                                ),
+                                retry_after: None,
+                            }),
+                        }
+                    }
+                }
+            }
+        };
+        let agent = store::disposition(&self.store, &job.disposition_id)
+            .await?
+            .map(|(a, _)| a)
+            .unwrap_or_default();
+        let kept_lease = match outcome {
+            Ok(receipt) => {
+                tracing::info!(disposition = %job.disposition_id, target = %job.target, "applied");
+                store::complete(&self.store, job.id, owner, &receipt.to_string(), now_ms()).await?
+            }
+            Err(ApplyError::Permanent { reason }) => {
+                tracing::warn!(disposition = %job.disposition_id, target = %job.target, %reason, "parked");
+                store::fail(&self.store, job.id, owner, &reason, true, 0, now_ms()).await?
+            }
+            Err(ApplyError::Retryable {
+                reason,
+                retry_after,
+            }) => {
+                let attempts = job.attempts.max(1) as u32;
+                let out_of_attempts = attempts >= self.args.max_attempts;
+                let delay = backoff(&self.args, attempts, retry_after);
+                tracing::info!(disposition = %job.disposition_id, target = %job.target, %reason, attempts, ?delay, "will retry");
+                let reason = if out_of_attempts {
+                    format!("gave up after {attempts} attempts: {reason}")
+                } else {
+                    reason
+                };
+                store::fail(
+                    &self.store,
+                    job.id,
+                    owner,
+                    &reason,
+                    out_of_attempts,
+                    now_ms() + delay.as_millis() as i64,
+                    now_ms(),
+                )
+                .await?
+            }
+        };
+        if !kept_lease {
+            tracing::warn!(disposition = %job.disposition_id, target = %job.target, "lease lost; another worker owns the job");
+        }
+        if let Ok(state) = self.state_of(&job.disposition_id).await {
+            self.publish(&agent, state);
+        }
+        Ok(true)
+    }
+}
+
+/// Exponential backoff with full jitter, capped, and never sooner than `retry_after`.
+pub fn backoff(args: &super::OutboxArgs, attempts: u32, retry_after: Option<Duration>) -> Duration {
+    let cap = Duration::from_secs(args.backoff_max_secs);
+    let exp = Duration::from_millis(args.backoff_base_ms)
+        .saturating_mul(
+            1u32.checked_shl(attempts.saturating_sub(1).min(30))
+                .unwrap_or(u32::MAX),
+        )
+        .min(cap);
+    let jittered = Duration::from_millis(random_u64() % (exp.as_millis() as u64 + 1));
+    jittered
+        .max(retry_after.unwrap_or_default())
+        .min(cap.max(retry_after.unwrap_or_default()))
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_jittered_and_honours_retry_after() {
+        let args = super::super::OutboxArgs {
+            backoff_base_ms: 100,
+            backoff_max_secs: 2,
+            ..Default::default()
+        };
+        for attempts in 1..40 {
+            let d = backoff(&args, attempts, None);
+            assert!(d <= Duration::from_secs(2), "{attempts}: {d:?}");
+            assert!(d <= Duration::from_millis(100 * (1u64 << (attempts - 1).min(20))));
+        }
+        let d = backoff(&args, 1, Some(Duration::from_secs(7)));
+        assert_eq!(
+            d,
+            Duration::from_secs(7),
+            "a 429's Retry-After wins over the cap"
+        );
+        let spread: std::collections::BTreeSet<_> =
+            (0..50).map(|_| backoff(&args, 6, None)).collect();
+        assert!(spread.len() > 10, "jittered: {spread:?}");
+    }
+}

@@ -1,0 +1,657 @@
+//! The disposition pipeline through HTTP: acceptance and validation, idempotent replays,
+//! exactly-once delivery under injected failures, parking and admin retry, live states (SSE),
+//! and the real GHL target against the simulator.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicBool, AtomicU32, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use clap::Parser;
+use dialdeck_server::{
+    config::Config,
+    disposition::{
+        ApplyError, CallContext, Disposition, DispositionTarget, Lead, LiveCall, StatusDef,
+        StatusFlags,
+    },
+    outbox::{Outbox, OutboxArgs},
+    session, AppState,
+};
+use dialdeck_shared::{
+    CallInfo, CallbackRequest, DispositionAccepted, DispositionRequest, TargetState,
+};
+use serde_json::{json, Value};
+
+/// A VICIdial stand-in: campaign statuses with their flags, and "agent `aN` is on lead N".
+struct FakeVicidial;
+
+fn status(code: &str, flags: StatusFlags, selectable: bool) -> StatusDef {
+    StatusDef {
+        status: code.into(),
+        status_name: format!("{code} name"),
+        selectable,
+        flags,
+        campaign_specific: false,
+    }
+}
+
+#[async_trait]
+impl CallContext for FakeVicidial {
+    async fn selectable_statuses(&self, campaign_id: &str) -> anyhow::Result<Vec<StatusDef>> {
+        assert_eq!(campaign_id, "TESTCAMP");
+        Ok(vec![
+            status(
+                "SALE",
+                StatusFlags {
+                    sale: true,
+                    ..Default::default()
+                },
+                true,
+            ),
+            status(
+                "CALLBK",
+                StatusFlags {
+                    scheduled_callback: true,
+                    ..Default::default()
+                },
+                true,
+            ),
+            status(
+                "DNC",
+                StatusFlags {
+                    dnc: true,
+                    ..Default::default()
+                },
+                true,
+            ),
+            status(
+                "NI",
+                StatusFlags {
+                    not_interested: true,
+                    ..Default::default()
+                },
+                true,
+            ),
+            status("NA", StatusFlags::default(), false),
+        ])
+    }
+
+    async fn live_call(&self, agent_user: &str) -> anyhow::Result<Option<LiveCall>> {
+        let lead_id = agent_user.trim_start_matches('a').parse().unwrap_or(0);
+        Ok(Some(LiveCall {
+            agent_user: agent_user.into(),
+            campaign_id: "TESTCAMP".into(),
+            lead_id,
+            status: "INCALL".into(),
+            call_id: None,
+        }))
+    }
+
+    async fn lead(&self, lead_id: i64) -> anyhow::Result<Option<Lead>> {
+        Ok((lead_id > 0).then(|| Lead {
+            lead_id,
+            first_name: "Ada".into(),
+            last_name: format!("Lead{lead_id}"),
+            phone_number: format!("312555{:04}", 1000 + lead_id),
+            phone_code: "1".into(),
+            ..Lead::default()
+        }))
+    }
+}
+
+/// A target that records its effects by disposition id (so it is idempotent, like the real
+/// ones) and fails as told. It also checks that the outbox never runs two applies of the same
+/// disposition at once.
+#[derive(Default)]
+struct FakeTarget {
+    name: &'static str,
+    effects: Mutex<HashMap<String, u32>>,
+    in_flight: Mutex<HashSet<String>>,
+    overlaps: AtomicU32,
+    calls: AtomicU32,
+    /// Percent of calls that fail with a retryable error (half of them after the effect).
+    fail_percent: u32,
+    permanent: AtomicBool,
+}
+
+impl FakeTarget {
+    fn new(name: &'static str, fail_percent: u32) -> Arc<FakeTarget> {
+        Arc::new(FakeTarget {
+            name,
+            fail_percent,
+            ..Default::default()
+        })
+    }
+    fn effects_of(&self, id: &str) -> u32 {
+        self.effects.lock().unwrap().get(id).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl DispositionTarget for FakeTarget {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn apply(&self, d: &Disposition) -> Result<Value, ApplyError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.in_flight.lock().unwrap().insert(d.id.clone()) {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let roll = (n.wrapping_mul(2654435761) >> 7) % 100;
+        let result = if self.permanent.load(Ordering::SeqCst) {
+            Err(ApplyError::Permanent {
+                reason: format!("{}: lead refused", self.name),
+            })
+        } else if roll < self.fail_percent / 2 {
+            Err(ApplyError::Retryable {
+                reason: "HTTP 503".into(),
+                retry_after: None,
+            })
+        } else {
+            // The effect happens (once per id), then maybe the answer is lost.
+            self.effects
+                .lock()
+                .unwrap()
+                .entry(d.id.clone())
+                .or_insert(1);
+            if roll < self.fail_percent {
+                Err(ApplyError::Retryable {
+                    reason: "timed out after the write".into(),
+                    retry_after: Some(Duration::from_millis(5)),
+                })
+            } else {
+                Ok(json!({ "target": self.name, "status": d.status.status }))
+            }
+        };
+        self.in_flight.lock().unwrap().remove(&d.id);
+        result
+    }
+}
+
+struct App {
+    url: String,
+    state: AppState,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn test_args() -> OutboxArgs {
+    OutboxArgs {
+        workers: 4,
+        lease_secs: 4,
+        backoff_base_ms: 5,
+        backoff_max_secs: 1,
+        max_attempts: 50,
+        ..OutboxArgs::default()
+    }
+}
+
+async fn spawn_app(targets: Vec<Arc<dyn DispositionTarget>>, args: OutboxArgs) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::try_parse_from(["dialdeck"]).unwrap();
+    let store = dialdeck_server::store::open(dir.path()).await.unwrap();
+    let outbox = Outbox::new(store.clone(), targets, Some(Arc::new(FakeVicidial)), args);
+    let state = AppState::with_outbox(config, store, outbox);
+    state.outbox().start_workers();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = dialdeck_server::app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    App {
+        url,
+        state,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl App {
+    async fn login(&self, user: &str, level: i64) -> String {
+        let token = session::create(
+            self.state.store(),
+            user,
+            level,
+            Some("TESTCAMP"),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        format!("dialdeck_session={token}")
+    }
+
+    fn post(&self, cookie: &str, path: &str) -> reqwest::RequestBuilder {
+        let host = self.url.trim_start_matches("http://").to_string();
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", cookie)
+            .header("origin", format!("http://{host}"))
+    }
+
+    async fn submit(&self, cookie: &str, req: &DispositionRequest) -> (u16, Value) {
+        let res = self
+            .post(cookie, "/api/dispositions")
+            .json(req)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    async fn state_of(&self, cookie: &str, id: &str) -> DispositionAccepted {
+        self.http
+            .get(format!("{}/api/dispositions/{id}", self.url))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_all(&self, cookie: &str, id: &str, want: TargetState) -> DispositionAccepted {
+        for _ in 0..400 {
+            let s = self.state_of(cookie, id).await;
+            if s.targets.iter().all(|t| t.state == want) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "{id} never reached {want:?}: {:?}",
+            self.state_of(cookie, id).await
+        );
+    }
+}
+
+fn request(id: &str, lead_id: i64, status: &str) -> DispositionRequest {
+    DispositionRequest {
+        id: id.into(),
+        lead_id,
+        status: status.into(),
+        callback: None,
+        notes: "Customer asked about pricing.".into(),
+        call: CallInfo {
+            started_at: "2026-11-25T14:03:00Z".into(),
+            duration_secs: 187,
+            vicidial_uniqueid: Some("1795574736.123".into()),
+        },
+    }
+}
+
+#[tokio::test]
+async fn accepted_disposition_reaches_every_target_once_and_ends_wrapup() {
+    let (vici, ghl) = (FakeTarget::new("vicidial", 0), FakeTarget::new("ghl", 0));
+    let app = spawn_app(vec![vici.clone(), ghl.clone()], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    dialdeck_server::wrapup::call_ended(app.state.store(), "a42", 42, "M1", Some("TESTCAMP"))
+        .await
+        .unwrap();
+
+    let (code, body) = app.submit(&cookie, &request("call-0001", 42, "SALE")).await;
+    assert_eq!(code, 202, "{body}");
+    let accepted: DispositionAccepted = serde_json::from_value(body).unwrap();
+    assert_eq!(accepted.targets.len(), 2);
+    assert!(dialdeck_server::wrapup::current(app.state.store(), "a42")
+        .await
+        .unwrap()
+        .is_none());
+
+    let done = app.wait_all(&cookie, "call-0001", TargetState::Done).await;
+    assert!(done
+        .targets
+        .iter()
+        .all(|t| t.attempts == 1 && t.last_error.is_none()));
+    assert_eq!(
+        (vici.effects_of("call-0001"), ghl.effects_of("call-0001")),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn the_same_submission_twice_has_one_effect_and_a_reused_key_is_refused() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici.clone()], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    let req = request("call-dup-01", 42, "NI");
+    let (c1, first) = app.submit(&cookie, &req).await;
+    app.wait_all(&cookie, "call-dup-01", TargetState::Done)
+        .await;
+    let (c2, second) = app.submit(&cookie, &req).await;
+    assert_eq!((c1, c2), (202, 202));
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(second["targets"][0]["state"], "done");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(vici.calls.load(Ordering::SeqCst), 1, "no second apply");
+
+    let mut other = req.clone();
+    other.status = "SALE".into();
+    let (code, body) = app.submit(&cookie, &other).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (409, Some("idempotency_key_reused"))
+    );
+    // Another agent cannot replay someone else's key either.
+    let cookie_b = app.login("a7", 1).await;
+    let (code, _) = app.submit(&cookie_b, &req).await;
+    assert_eq!(code, 409);
+}
+
+#[tokio::test]
+async fn invalid_dispositions_are_refused_with_a_reason() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici.clone()], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    let future = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let past = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let cb = |at: &str, recipient: &str| CallbackRequest {
+        at: at.into(),
+        time_zone: "America/Chicago".into(),
+        recipient: recipient.into(),
+        comments: "after 3pm".into(),
+    };
+    let cases: Vec<(DispositionRequest, u16, &str)> = vec![
+        (request("call-bad-01", 42, "XYZ"), 400, "unknown_status"),
+        (request("call-bad-02", 42, "NA"), 400, "unknown_status"),
+        (
+            request("call-bad-03", 42, "CALLBK"),
+            400,
+            "callback_required",
+        ),
+        (
+            DispositionRequest {
+                callback: Some(cb(&past, "USERONLY")),
+                ..request("call-bad-04", 42, "CALLBK")
+            },
+            400,
+            "callback_in_past",
+        ),
+        (
+            DispositionRequest {
+                callback: Some(cb(&future, "EVERYONE")),
+                ..request("call-bad-05", 42, "CALLBK")
+            },
+            400,
+            "invalid_callback_type",
+        ),
+        (
+            DispositionRequest {
+                notes: "x".repeat(2001),
+                ..request("call-bad-06", 42, "NI")
+            },
+            400,
+            "notes_too_long",
+        ),
+        (request("call-bad-07", 43, "NI"), 403, "lead_not_yours"),
+        (request("short", 42, "NI"), 400, "invalid_id"),
+        (
+            DispositionRequest {
+                call: CallInfo {
+                    started_at: "yesterday".into(),
+                    duration_secs: 1,
+                    vicidial_uniqueid: None,
+                },
+                ..request("call-bad-09", 42, "NI")
+            },
+            400,
+            "invalid_call_time",
+        ),
+    ];
+    for (req, want_code, want) in cases {
+        let (code, body) = app.submit(&cookie, &req).await;
+        assert_eq!(
+            (code, body["code"].as_str().unwrap_or("")),
+            (want_code, want),
+            "{}: {body}",
+            req.id
+        );
+    }
+    let ok = DispositionRequest {
+        callback: Some(cb(&future, "USERONLY")),
+        ..request("call-good-1", 42, "CALLBK")
+    };
+    assert_eq!(app.submit(&cookie, &ok).await.0, 202);
+    app.wait_all(&cookie, "call-good-1", TargetState::Done)
+        .await;
+    assert_eq!(
+        vici.calls.load(Ordering::SeqCst),
+        1,
+        "refused ones never reached a target"
+    );
+
+    // No session, or a cross-site form post: refused before anything else.
+    let res = app
+        .http
+        .post(format!("{}/api/dispositions", app.url))
+        .json(&request("call-anon-1", 42, "NI"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post("", "/api/dispositions")
+        .json(&request("call-anon-1", 42, "NI"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn exactly_once_while_targets_fail_thirty_percent_of_the_time() {
+    let (vici, ghl) = (FakeTarget::new("vicidial", 30), FakeTarget::new("ghl", 30));
+    let app = Arc::new(spawn_app(vec![vici.clone(), ghl.clone()], test_args()).await);
+    let mut tasks = Vec::new();
+    for n in 1..=60i64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let cookie = app.login(&format!("a{n}"), 1).await;
+            let id = format!("call-load-{n:04}");
+            let req = request(&id, n, if n % 3 == 0 { "SALE" } else { "NI" });
+            let (code, _) = app.submit(&cookie, &req).await;
+            assert_eq!(code, 202);
+            // An impatient client submits again: no second effect.
+            assert_eq!(app.submit(&cookie, &req).await.0, 202);
+            app.wait_all(&cookie, &id, TargetState::Done).await;
+            id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    for id in &ids {
+        assert_eq!((vici.effects_of(id), ghl.effects_of(id)), (1, 1), "{id}");
+    }
+    let calls = vici.calls.load(Ordering::SeqCst) + ghl.calls.load(Ordering::SeqCst);
+    assert!(
+        calls > 120,
+        "failures were retried: {calls} applies for 120 jobs"
+    );
+    assert_eq!(
+        vici.overlaps.load(Ordering::SeqCst) + ghl.overlaps.load(Ordering::SeqCst),
+        0,
+        "never two applies of one disposition at once"
+    );
+}
+
+#[tokio::test]
+async fn permanent_failures_are_parked_for_admins_who_can_retry_them() {
+    let ghl = FakeTarget::new("ghl", 0);
+    ghl.permanent.store(true, Ordering::SeqCst);
+    let app = spawn_app(vec![ghl.clone()], test_args()).await;
+    let agent = app.login("a42", 1).await;
+    let admin = app.login("admin", 9).await;
+    assert_eq!(
+        app.submit(&agent, &request("call-park-1", 42, "DNC"))
+            .await
+            .0,
+        202
+    );
+    let failed = app
+        .wait_all(&agent, "call-park-1", TargetState::Failed)
+        .await;
+    assert_eq!(
+        failed.targets[0].last_error.as_deref(),
+        Some("ghl: lead refused")
+    );
+    assert_eq!(
+        failed.targets[0].attempts, 1,
+        "a permanent failure is not retried"
+    );
+
+    let get = |cookie: &str, path: &str| {
+        app.http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", cookie.to_string())
+            .send()
+    };
+    assert_eq!(
+        get(&agent, "/api/admin/outbox/failures")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let failures: Value = get(&admin, "/api/admin/outbox/failures")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = failures[0]["id"].as_i64().unwrap();
+    assert_eq!(failures[0]["last_error"], "ghl: lead refused");
+    let backlog: Value = get(&admin, "/api/admin/outbox")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        backlog["jobs"][0],
+        json!({"target": "ghl", "state": "parked", "count": 1})
+    );
+
+    assert_eq!(
+        app.post(&agent, &format!("/api/admin/outbox/jobs/{job_id}/retry"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    ghl.permanent.store(false, Ordering::SeqCst);
+    let res = app
+        .post(&admin, &format!("/api/admin/outbox/jobs/{job_id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.wait_all(&agent, "call-park-1", TargetState::Done).await;
+    assert_eq!(ghl.effects_of("call-park-1"), 1);
+    let res = app
+        .post(&admin, &format!("/api/admin/outbox/jobs/{job_id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409, "a done job cannot be retried");
+}
+
+#[tokio::test]
+async fn the_agent_sees_target_states_live_over_sse() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    let mut events = app
+        .http
+        .get(format!("{}/api/dispositions/events", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    assert_eq!(
+        app.submit(&cookie, &request("call-sse-01", 42, "NI"))
+            .await
+            .0,
+        202
+    );
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("\"state\":\"done\"") {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .expect("SSE within 10 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: disposition"), "{seen}");
+    assert!(seen.contains("call-sse-01"), "{seen}");
+}
+
+#[tokio::test]
+async fn a_disposition_reaches_the_ghl_simulator_once_through_a_5xx() {
+    use dialdeck_ghl_sim::{Fault, FaultRule, GhlSim, SimConfig};
+    let sim = GhlSim::start(SimConfig {
+        window: Duration::from_secs(1),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.sim.script(FaultRule::once(
+        "POST",
+        "/contacts/{contactId}/notes",
+        Fault::ServerError { status: 502 },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let store = dialdeck_server::store::open(dir.path()).await.unwrap();
+    let args = dialdeck_server::ghl::GhlArgs::for_tests(
+        &sim.url,
+        "locTest0000000000001",
+        "pit-test-token",
+    );
+    let ghl = Arc::new(dialdeck_server::ghl::GhlTarget::new(&args, store.clone()).unwrap());
+    let config = Config::try_parse_from(["dialdeck"]).unwrap();
+    let outbox = Outbox::new(
+        store.clone(),
+        vec![ghl],
+        Some(Arc::new(FakeVicidial)),
+        test_args(),
+    );
+    let state = AppState::with_outbox(config, store, outbox);
+    state.outbox().start_workers();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = dialdeck_server::app(state.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let app = App {
+        url,
+        state,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    };
+
+    let cookie = app.login("a42", 1).await;
+    assert_eq!(
+        app.submit(&cookie, &request("call-ghl-001", 42, "NI"))
+            .await
+            .0,
+        202
+    );
+    let done = app
+        .wait_all(&cookie, "call-ghl-001", TargetState::Done)
+        .await;
+    assert_eq!(done.targets[0].attempts, 2, "the 502 was retried");
+    let notes = sim.sim.notes();
+    assert_eq!(notes.len(), 1, "one note despite the retry: {notes:?}");
+    assert!(notes[0].body.contains("NI"), "{:?}", notes[0].body);
+}
