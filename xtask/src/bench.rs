@@ -14,7 +14,22 @@ pub fn run() -> Result<(), Fail> {
     util::step("bundle size (target/dist)");
     bundle_size(&root().join("target/dist"))?;
     util::step("SIP parser throughput: dialdeck vs SIP.js 0.21.2, same messages, same run");
-    sip_parser()
+    sip_parser()?;
+    util::step("dispositions accepted per second, 500 concurrent agents (SQLite store)");
+    let out = util::cmd_output(crate::util::cargo(&[
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "dialdeck-server",
+        "--example",
+        "disposition_load",
+        "--",
+        "500",
+        "5",
+    ]))?;
+    print!("{out}");
+    Ok(())
 }
 
 /// Runs `crates/sip/examples/parse_throughput` and SIP.js's parser on the same trace messages

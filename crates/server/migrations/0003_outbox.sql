@@ -25,3 +25,4 @@ CREATE TABLE IF NOT EXISTS outbox_jobs (
     UNIQUE (disposition_id, target)
 );
 CREATE INDEX IF NOT EXISTS outbox_jobs_due ON outbox_jobs(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_jobs_lease ON outbox_jobs(state, lease_expires_at);

@@ -39,6 +39,9 @@ pub struct JobEvent {
 /// The outbox: where dispositions are accepted and from where workers apply them.
 pub struct Outbox {
     store: SqlitePool,
+    /// The workers' own connections to the same database, so a burst of API requests queued
+    /// on the main pool never starves delivery (and the reverse).
+    worker_store: SqlitePool,
     targets: BTreeMap<&'static str, Arc<dyn DispositionTarget>>,
     context: Option<Arc<dyn CallContext>>,
     args: OutboxArgs,
@@ -56,7 +59,11 @@ impl Outbox {
         args: OutboxArgs,
     ) -> Arc<Outbox> {
         let (events, _) = broadcast::channel(1024);
+        let worker_store = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(args.workers.clamp(1, 16) as u32)
+            .connect_lazy_with((*store.connect_options()).clone());
         Arc::new(Outbox {
+            worker_store,
             store,
             targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
             context,
@@ -205,7 +212,19 @@ impl Outbox {
         match outcome {
             store::Accepted::New => {
                 self.wake.notify_waiters();
-                let accepted = self.state_of(&req.id).await?;
+                // Just stored: every target is pending, no need to read it back.
+                let accepted = DispositionAccepted {
+                    id: req.id.clone(),
+                    targets: targets
+                        .iter()
+                        .map(|t| dialdeck_shared::TargetStatus {
+                            target: t.to_string(),
+                            state: dialdeck_shared::TargetState::Pending,
+                            attempts: 0,
+                            last_error: None,
+                        })
+                        .collect(),
+                };
                 self.publish(agent_user, accepted.clone());
                 Ok(accepted)
             }

@@ -41,12 +41,12 @@ impl Outbox {
     /// Claims and processes one job; `Ok(false)` when none was due.
     pub async fn run_once(&self, owner: &str) -> anyhow::Result<bool> {
         let lease_ms = (self.args.lease_secs * 1000) as i64;
-        let Some(job) = store::claim(&self.store, owner, now_ms(), lease_ms).await? else {
+        let Some(job) = store::claim(&self.worker_store, owner, now_ms(), lease_ms).await? else {
             return Ok(false);
         };
         let outcome = match (
             self.targets.get(job.target.as_str()),
-            store::disposition(&self.store, &job.disposition_id).await?,
+            store::disposition(&self.worker_store, &job.disposition_id).await?,
         ) {
             (None, _) => Err(ApplyError::Permanent {
                 reason: format!("target {:?} is not configured on this server", job.target),
@@ -76,18 +76,34 @@ impl Outbox {
                 }
             }
         };
-        let agent = store::disposition(&self.store, &job.disposition_id)
+        let agent = store::disposition(&self.worker_store, &job.disposition_id)
             .await?
             .map(|(a, _)| a)
             .unwrap_or_default();
         let kept_lease = match outcome {
             Ok(receipt) => {
                 tracing::info!(disposition = %job.disposition_id, target = %job.target, "applied");
-                store::complete(&self.store, job.id, owner, &receipt.to_string(), now_ms()).await?
+                store::complete(
+                    &self.worker_store,
+                    job.id,
+                    owner,
+                    &receipt.to_string(),
+                    now_ms(),
+                )
+                .await?
             }
             Err(ApplyError::Permanent { reason }) => {
                 tracing::warn!(disposition = %job.disposition_id, target = %job.target, %reason, "parked");
-                store::fail(&self.store, job.id, owner, &reason, true, 0, now_ms()).await?
+                store::fail(
+                    &self.worker_store,
+                    job.id,
+                    owner,
+                    &reason,
+                    true,
+                    0,
+                    now_ms(),
+                )
+                .await?
             }
             Err(ApplyError::Retryable {
                 reason,
@@ -103,7 +119,7 @@ impl Outbox {
                     reason
                 };
                 store::fail(
-                    &self.store,
+                    &self.worker_store,
                     job.id,
                     owner,
                     &reason,
