@@ -135,6 +135,151 @@ pub struct DispositionAccepted {
     pub targets: Vec<TargetStatus>,
 }
 
+/// Answer to `POST /api/login` and `GET /api/me`: the logged-in agent and everything the
+/// browser needs for the shift. Sent only to that agent's own browser.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentProfile {
+    /// VICIdial `vicidial_users.user`.
+    pub user: String,
+    /// `vicidial_users.full_name`.
+    pub full_name: String,
+    /// `vicidial_users.user_level` (1 agent … 9 admin).
+    pub user_level: i64,
+    /// The campaign the agent works in.
+    pub campaign_id: String,
+    /// The agent's softphone account (`phones` row linked to the agent).
+    pub phone: PhoneConfig,
+    /// How the browser opens VICIdial's own agent screen in a hidden frame.
+    pub screen: AgentScreenLogin,
+}
+
+/// The agent's softphone account, from VICIdial's `phones` and `servers` rows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneConfig {
+    /// Address of record, e.g. `sip:cc1001@10.10.0.5`.
+    pub sip_uri: String,
+    /// Digest user (`phones.extension`).
+    pub auth_user: String,
+    /// Digest password (`phones.conf_secret`).
+    pub password: String,
+    /// Display name for From headers (the agent's full name).
+    pub display_name: String,
+    /// SIP over WebSocket URL (`servers.web_socket_url`), `wss://…` (or `ws://` on loopback).
+    pub ws_url: String,
+    /// ICE server URLs (`stun:`, `turn:`), from the server's configuration.
+    pub ice_servers: Vec<String>,
+    /// The agent's session conference (`vicidial_live_agents.conf_exten`) once VICIdial's
+    /// screen has logged in, so the phone can dial into it if VICIdial does not call it.
+    pub conf_exten: Option<String>,
+    /// Answer VICIdial's call into the session conference without ringing.
+    pub auto_answer: bool,
+}
+
+/// Form fields for VICIdial's own agent screen (`agc/vicidial.php`), which the browser POSTs
+/// into a hidden frame. The agent's own password (`VD_pass`) is not here: the browser adds
+/// the one the agent just typed and never stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentScreenLogin {
+    /// Absolute URL of `agc/vicidial.php`.
+    pub url: String,
+    /// `VD_campaign`.
+    pub campaign: String,
+    /// `phone_login` (`phones.login`).
+    pub phone_login: String,
+    /// `phone_pass` (`phones.pass`).
+    pub phone_pass: String,
+}
+
+/// The agent's VICIdial state, pushed by the server (`GET /api/agent/events`, SSE) from
+/// `vicidial_live_agents` once a second, and returned by `GET /api/agent/state`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// Whether VICIdial has a live session for the agent.
+    pub logged_in: bool,
+    /// `vicidial_live_agents.status`: `PAUSED`, `READY`, `INCALL`, `QUEUE`, `CLOSER`.
+    pub status: String,
+    /// VICIdial's real-time sub-status: `DIAL`, `DISPO`, `DEAD`, … or empty.
+    pub sub_status: String,
+    /// The lead on screen (0 when none).
+    pub lead_id: i64,
+    /// The session conference (`conf_exten`).
+    pub conf_exten: String,
+    /// VICIdial's id of the current call (`callerid`), when there is one.
+    pub call_id: Option<String>,
+    /// The pause code, when paused with one.
+    pub pause_code: String,
+    /// The call waiting for a disposition (server-enforced wrap-up), if any.
+    pub wrapup: Option<WrapupInfo>,
+}
+
+/// A call that ended and still needs a disposition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapupInfo {
+    /// The lead of the call.
+    pub lead_id: i64,
+    /// The call's id; use it as the disposition's idempotency key.
+    pub call_id: String,
+    /// Unix seconds when the call ended.
+    pub ended_at: i64,
+}
+
+/// `POST /api/call/dial`: a manual dial, by number or by lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialRequest {
+    /// Digits to dial (formatting characters are allowed and removed); ignored with `lead_id`.
+    pub phone_number: Option<String>,
+    /// Country calling code (`1` for NANP); defaults to `1`.
+    pub phone_code: Option<String>,
+    /// Dial this lead instead of a number.
+    pub lead_id: Option<i64>,
+}
+
+/// A status the disposition modal offers (`GET /api/statuses`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusOption {
+    /// Status code, e.g. `SALE`.
+    pub status: String,
+    /// Label, e.g. `Sale Made`.
+    pub name: String,
+    /// `sale='Y'`.
+    pub sale: bool,
+    /// `dnc='Y'`.
+    pub dnc: bool,
+    /// `scheduled_callback='Y'`: the modal asks for a date, time and recipient.
+    pub scheduled_callback: bool,
+}
+
+/// The lead on screen (`GET /api/lead/{id}`), from `vicidial_list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadView {
+    /// `lead_id`.
+    pub lead_id: i64,
+    /// `first_name`.
+    pub first_name: String,
+    /// `last_name`.
+    pub last_name: String,
+    /// `phone_code`.
+    pub phone_code: String,
+    /// `phone_number`.
+    pub phone_number: String,
+    /// `email`.
+    pub email: String,
+    /// `address1`.
+    pub address1: String,
+    /// `city`.
+    pub city: String,
+    /// `state`.
+    pub state: String,
+    /// `postal_code`.
+    pub postal_code: String,
+    /// `comments`.
+    pub comments: String,
+    /// Last status.
+    pub status: String,
+    /// `called_count`.
+    pub called_count: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
