@@ -41,7 +41,7 @@ pub fn content_security_policy(vicidial_web_origin: Option<&str>) -> String {
     format!(
         "default-src 'self'; script-src {}; style-src 'self'; img-src 'self' data:; \
          media-src 'self' blob: mediastream:; connect-src 'self' wss:{connect_extra}; \
-         frame-src {frame_src}; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-src {frame_src}; object-src 'none'; base-uri 'none'; form-action 'self'{connect_extra}; \
          frame-ancestors 'none'",
         script_src.join(" ")
     )

@@ -2,3 +2,4 @@
 
 mod ghl;
 mod outbox;
+mod vicidial;
