@@ -573,7 +573,9 @@ async fn dial(
             message: "VICIdial queued the call but its agent screen has not placed it. Is the VICIdial screen still connected?".into(),
         });
     }
-    v.live.touch(&agent.user);
+    super::live::poll_once(&v, state.store(), false)
+        .await
+        .map_err(db_error)?;
     Ok(Json(agent_state(&state, &v, &agent.user).await?))
 }
 
@@ -621,7 +623,9 @@ async fn hangup(
         Some(&live.campaign_id),
     )
     .await?;
-    v.live.touch(&agent.user);
+    super::live::poll_once(&v, state.store(), false)
+        .await
+        .map_err(db_error)?;
     Ok(Json(agent_state(&state, &v, &agent.user).await?))
 }
 

@@ -3,3 +3,4 @@
 mod ghl;
 mod outbox;
 mod vicidial;
+mod vicidial_flow;
