@@ -50,7 +50,13 @@ pub(crate) async fn handle(shared: &Shared, p: &Params) -> anyhow::Result<String
 }
 
 /// `vicidial_api_log` (api.php's `api_log()`); the password is never stored.
-async fn log_api(pool: &MySqlPool, p: &Params, function: &str, agent_user: &str, first: &str) -> anyhow::Result<()> {
+async fn log_api(
+    pool: &MySqlPool,
+    p: &Params,
+    function: &str,
+    agent_user: &str,
+    first: &str,
+) -> anyhow::Result<()> {
     let (result, reason) = first.split_once(": ").unwrap_or((first, ""));
     let reason = reason.split(" - ").next().unwrap_or("");
     sqlx::query(
@@ -77,11 +83,17 @@ struct ApiUser {
 
 impl ApiUser {
     fn may(&self, function: &str) -> bool {
-        self.allowed_functions.contains(&format!(" {function} ")) || self.allowed_functions.contains("ALL_FUNCTIONS")
+        self.allowed_functions.contains(&format!(" {function} "))
+            || self.allowed_functions.contains("ALL_FUNCTIONS")
     }
 }
 
-async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut String) -> anyhow::Result<String> {
+async fn run(
+    shared: &Shared,
+    p: &Params,
+    function: &str,
+    agent_user: &mut String,
+) -> anyhow::Result<String> {
     let pool = &shared.pool;
     let now = Now::get();
     if function == "version" {
@@ -98,10 +110,12 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut Strin
     let user = p.filtered("user", params::word);
     let pass = p.filtered("pass", params::pass_char);
     let auth = user_authorization(pool, &user, &pass, Caller::AgentApi).await?;
-    let auth_api: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_users WHERE user = ? AND vdc_agent_api_access = '1'")
-        .bind(&user)
-        .fetch_one(pool)
-        .await?;
+    let auth_api: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vicidial_users WHERE user = ? AND vdc_agent_api_access = '1'",
+    )
+    .bind(&user)
+    .fetch_one(pool)
+    .await?;
     let auth_ok = auth == AuthResult::Good;
     if user.len() < 2 || pass.len() < 2 || !auth_ok || auth_api == 0 {
         return Ok(format!(
@@ -110,9 +124,10 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut Strin
             auth.message()
         ));
     }
-    let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM system_settings WHERE vdc_agent_api_active = '1'")
-        .fetch_one(pool)
-        .await?;
+    let active: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM system_settings WHERE vdc_agent_api_active = '1'")
+            .fetch_one(pool)
+            .await?;
     if active == 0 {
         return Ok("ERROR: System API NOT ACTIVE\n".to_string());
     }
@@ -135,20 +150,30 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut Strin
     let invalid = match function {
         // external_dial checks more fields itself.
         "external_dial" => false,
-        "external_hangup" | "external_status" | "send_dtmf" => value.is_empty() || (agent_user.is_empty() && alt_user.len() < 2),
+        "external_hangup" | "external_status" | "send_dtmf" => {
+            value.is_empty() || (agent_user.is_empty() && alt_user.len() < 2)
+        }
         "external_pause" => {
             value.is_empty()
                 || (agent_user.is_empty() && alt_user.is_empty())
                 || !(value.contains("PAUSE") || value.contains("RESUME"))
         }
-        "logout" => value.is_empty() || (agent_user.is_empty() && alt_user.is_empty()) || !value.contains("LOGOUT"),
-        "pause_code" => value.is_empty() || value.len() > 6 || (agent_user.is_empty() && alt_user.len() < 2),
+        "logout" => {
+            value.is_empty()
+                || (agent_user.is_empty() && alt_user.is_empty())
+                || !value.contains("LOGOUT")
+        }
+        "pause_code" => {
+            value.is_empty() || value.len() > 6 || (agent_user.is_empty() && alt_user.len() < 2)
+        }
         "call_agent" => value != "CALL" || (agent_user.is_empty() && alt_user.len() < 2),
         // Unknown functions: api.php has no block for them, the body stays empty.
         _ => return Ok(String::new()),
     };
     if invalid {
-        return Ok(format!("ERROR: {function} not valid - {value}|{agent_user}\n"));
+        return Ok(format!(
+            "ERROR: {function} not valid - {value}|{agent_user}\n"
+        ));
     }
     if function == "external_dial" {
         return external_dial(shared, p, &api_user, agent_user, &alt_user, now).await;
@@ -165,29 +190,50 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut Strin
     match function {
         "external_hangup" => {
             set_column(pool, agent, "external_hangup", &value).await?;
-            let _ = writeln!(out, "SUCCESS: external_hangup function set - {value}|{agent}");
+            let _ = writeln!(
+                out,
+                "SUCCESS: external_hangup function set - {value}|{agent}"
+            );
         }
         "external_status" => {
             let status = external_status_value(pool, p, &value, &live.campaign_id).await?;
             set_column(pool, agent, "external_status", &status).await?;
-            let _ = writeln!(out, "SUCCESS: external_status function set - {status}|{agent}");
+            let _ = writeln!(
+                out,
+                "SUCCESS: external_status function set - {status}|{agent}"
+            );
         }
         "external_pause" => {
-            if value.contains("RESUME") && ["READY", "QUEUE", "INCALL", "CLOSER"].contains(&live.status.as_str()) {
-                let _ = writeln!(out, "ERROR: external_pause agent is not paused - {value}|{agent}");
+            if value.contains("RESUME")
+                && ["READY", "QUEUE", "INCALL", "CLOSER"].contains(&live.status.as_str())
+            {
+                let _ = writeln!(
+                    out,
+                    "ERROR: external_pause agent is not paused - {value}|{agent}"
+                );
                 return Ok(out);
             }
             let epoch = now.epoch();
             set_column(pool, agent, "external_pause", &format!("{value}!{epoch}")).await?;
-            let _ = writeln!(out, "SUCCESS: external_pause function set - {value}|{epoch}|{agent}");
+            let _ = writeln!(
+                out,
+                "SUCCESS: external_pause function set - {value}|{epoch}|{agent}"
+            );
         }
         "logout" => {
             set_column(pool, agent, "external_pause", &value).await?;
-            let _ = writeln!(out, "SUCCESS: logout function set - {value}|{}|{agent}", now.epoch());
+            let _ = writeln!(
+                out,
+                "SUCCESS: logout function set - {value}|{}|{agent}",
+                now.epoch()
+            );
         }
         "pause_code" => {
             if live.status != "PAUSED" {
-                let _ = writeln!(out, "ERROR: pause_code error - agent is not paused - {agent}");
+                let _ = writeln!(
+                    out,
+                    "ERROR: pause_code error - agent is not paused - {agent}"
+                );
                 return Ok(out);
             }
             set_column(pool, agent, "external_pause_code", &value).await?;
@@ -198,11 +244,12 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &mut Strin
             let _ = writeln!(out, "SUCCESS: send_dtmf function set - {value}|{agent}");
         }
         "call_agent" => {
-            let call: Option<String> =
-                sqlx::query_scalar("SELECT COALESCE(agent_login_call, '') FROM vicidial_session_data WHERE user = ?")
-                    .bind(agent)
-                    .fetch_optional(pool)
-                    .await?;
+            let call: Option<String> = sqlx::query_scalar(
+                "SELECT COALESCE(agent_login_call, '') FROM vicidial_session_data WHERE user = ?",
+            )
+            .bind(agent)
+            .fetch_optional(pool)
+            .await?;
             match call {
                 None => {
                     let _ = writeln!(out, "ERROR: call_agent error - no session data - {agent}");
@@ -230,13 +277,19 @@ fn permission_error(value: &str, api_user: &ApiUser, function: &str) -> String {
 
 /// `alt_user`: the agent is the user whose `custom_three` matches; when none does, api.php
 /// prints an error line and carries on with `agent_user`.
-async fn resolve_alt_user(pool: &MySqlPool, alt_user: &str, agent_user: &mut String, out: &mut String) -> anyhow::Result<()> {
+async fn resolve_alt_user(
+    pool: &MySqlPool,
+    alt_user: &str,
+    agent_user: &mut String,
+    out: &mut String,
+) -> anyhow::Result<()> {
     if alt_user.len() > 1 {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT user FROM vicidial_users WHERE custom_three = ? ORDER BY user LIMIT 1")
-                .bind(alt_user)
-                .fetch_optional(pool)
-                .await?;
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT user FROM vicidial_users WHERE custom_three = ? ORDER BY user LIMIT 1",
+        )
+        .bind(alt_user)
+        .fetch_optional(pool)
+        .await?;
         match found {
             Some(u) => *agent_user = u,
             None => {
@@ -268,21 +321,43 @@ async fn live_agent(pool: &MySqlPool, agent: &str) -> anyhow::Result<Option<Live
     }))
 }
 
-async fn set_column(pool: &MySqlPool, agent: &str, column: &str, value: &str) -> anyhow::Result<()> {
-    sqlx::query(&format!("UPDATE vicidial_live_agents SET {column} = ? WHERE user = ?"))
-        .bind(value)
-        .bind(agent)
-        .execute(pool)
-        .await?;
+async fn set_column(
+    pool: &MySqlPool,
+    agent: &str,
+    column: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(&format!(
+        "UPDATE vicidial_live_agents SET {column} = ? WHERE user = ?"
+    ))
+    .bind(value)
+    .bind(agent)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// The `external_status` column value: the status, or for a scheduled-callback status with a
 /// date `<status>!<datetime>!<type>!<comments>!`, plus the QueueMetrics code.
-async fn external_status_value(pool: &MySqlPool, p: &Params, value: &str, campaign_id: &str) -> anyhow::Result<String> {
-    let datetime: String = p.raw("callback_datetime").replace('+', " ").chars().filter(|c| params::datetime_char(*c)).collect();
+async fn external_status_value(
+    pool: &MySqlPool,
+    p: &Params,
+    value: &str,
+    campaign_id: &str,
+) -> anyhow::Result<String> {
+    let datetime: String = p
+        .raw("callback_datetime")
+        .replace('+', " ")
+        .chars()
+        .filter(|c| params::datetime_char(*c))
+        .collect();
     let mut callback_type = p.filtered("callback_type", params::upper);
-    let comments: String = p.raw("callback_comments").replace('+', " ").chars().filter(|c| params::comment_char(*c)).collect();
+    let comments: String = p
+        .raw("callback_comments")
+        .replace('+', " ")
+        .chars()
+        .filter(|c| params::comment_char(*c))
+        .collect();
     let qm = p.filtered("qm_dispo_code", |c| params::word(c) || c == '.');
     let mut status = value.to_string();
     let mut cb_found = false;
@@ -307,7 +382,11 @@ async fn external_status_value(pool: &MySqlPool, p: &Params, value: &str, campai
 }
 
 /// Whether `status` is flagged `scheduled_callback='Y'` system-wide or in `campaign_id`.
-pub(crate) async fn is_callback_status(pool: &MySqlPool, status: &str, campaign_id: &str) -> anyhow::Result<bool> {
+pub(crate) async fn is_callback_status(
+    pool: &MySqlPool,
+    status: &str,
+    campaign_id: &str,
+) -> anyhow::Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM vicidial_statuses WHERE status = ? AND scheduled_callback = 'Y') + \
          (SELECT COUNT(*) FROM vicidial_campaign_statuses WHERE campaign_id = ? AND status = ? AND scheduled_callback = 'Y')",
@@ -357,7 +436,12 @@ async fn external_dial(
     let preview = p.filtered("preview", params::word);
     let focus = p.filtered("focus", params::word);
     let lead_id = p.filtered("lead_id", params::digit);
-    let vendor_id: String = p.raw("vendor_id").replace('+', " ").chars().filter(|c| *c != ';' && *c != '#').collect();
+    let vendor_id: String = p
+        .raw("vendor_id")
+        .replace('+', " ")
+        .chars()
+        .filter(|c| *c != ';' && *c != '#')
+        .collect();
     let dial_prefix = p.filtered("dial_prefix", params::alnum);
     let group_alias = p.filtered("group_alias", params::alnum);
     let alt_dial = p.filtered("alt_dial", |c| c.is_ascii_digit() || c.is_ascii_uppercase());
@@ -387,7 +471,10 @@ async fn external_dial(
     };
     if !dial_ingroup.is_empty() {
         // The simulator has no in-groups: VICIdial continues without one.
-        let _ = writeln!(out, "NOTICE: defined dial_ingroup not found - {dial_ingroup}");
+        let _ = writeln!(
+            out,
+            "NOTICE: defined dial_ingroup not found - {dial_ingroup}"
+        );
         dial_ingroup.clear();
     }
     // api_manual_dial STANDARD (QUEUE modes are not simulated and checked the same way).
@@ -395,16 +482,24 @@ async fn external_dial(
         let _ = writeln!(out, "ERROR: agent_user is not paused - {agent}");
         return Ok(out);
     }
-    let manual: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_users WHERE user = ? AND agentcall_manual = '1'")
-        .bind(&agent)
-        .fetch_one(pool)
-        .await?;
+    let manual: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vicidial_users WHERE user = ? AND agentcall_manual = '1'",
+    )
+    .bind(&agent)
+    .fetch_one(pool)
+    .await?;
     if manual == 0 {
-        let _ = writeln!(out, "ERROR: agent_user is not allowed to place manual dial calls - {agent}");
+        let _ = writeln!(
+            out,
+            "ERROR: agent_user is not allowed to place manual dial calls - {agent}"
+        );
         return Ok(out);
     }
     if !group_alias.is_empty() {
-        let _ = writeln!(out, "ERROR: group_alias is not valid - {agent}|{group_alias}");
+        let _ = writeln!(
+            out,
+            "ERROR: group_alias is not valid - {agent}|{group_alias}"
+        );
         return Ok(out);
     }
     if !lead_id.is_empty() {

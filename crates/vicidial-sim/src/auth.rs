@@ -57,7 +57,12 @@ pub fn vicidial_pass_hash(password: &str, pass_key: &str, cost: u32) -> Option<S
 
 /// Checks `user`/`pass` (both already filtered) and updates the failure counters as VICIdial
 /// does.
-pub async fn user_authorization(pool: &MySqlPool, user: &str, pass: &str, caller: Caller) -> anyhow::Result<AuthResult> {
+pub async fn user_authorization(
+    pool: &MySqlPool,
+    user: &str,
+    pass: &str,
+    caller: Caller,
+) -> anyhow::Result<AuthResult> {
     let settings = sqlx::query(
         "SELECT COALESCE(pass_hash_enabled, '0') AS pass_hash_enabled, COALESCE(pass_key, '') AS pass_key, \
          CAST(COALESCE(pass_cost, 2) AS SIGNED) AS pass_cost FROM system_settings LIMIT 1",
@@ -65,18 +70,33 @@ pub async fn user_authorization(pool: &MySqlPool, user: &str, pass: &str, caller
     .fetch_one(pool)
     .await?;
     let (pass_sql, pass_value) = if db::s(&settings, "pass_hash_enabled") == "1" {
-        let hash = vicidial_pass_hash(pass, &db::s(&settings, "pass_key"), db::n(&settings, "pass_cost") as u32);
-        ("pass_hash = ?", hash.unwrap_or_else(|| "-no-hash-".to_string()))
+        let hash = vicidial_pass_hash(
+            pass,
+            &db::s(&settings, "pass_key"),
+            db::n(&settings, "pass_cost") as u32,
+        );
+        (
+            "pass_hash = ?",
+            hash.unwrap_or_else(|| "-no-hash-".to_string()),
+        )
     } else {
         ("pass = ?", pass.to_string())
     };
     let level = if caller == Caller::NonAgentApi { 6 } else { 0 };
-    let api_only = if caller == Caller::AgentScreen { "AND api_only_user != '1'" } else { "" };
+    let api_only = if caller == Caller::AgentScreen {
+        "AND api_only_user != '1'"
+    } else {
+        ""
+    };
     let sql = format!(
         "SELECT COUNT(*) FROM vicidial_users WHERE user = ? AND {pass_sql} AND user_level > {level} AND active = 'Y' \
          AND (failed_login_count < {LOCK_TRIGGER_ATTEMPTS} OR UNIX_TIMESTAMP(last_login_date) < UNIX_TIMESTAMP() - {LOCK_SECONDS}) {api_only}"
     );
-    let count: i64 = sqlx::query_scalar(&sql).bind(user).bind(&pass_value).fetch_one(pool).await?;
+    let count: i64 = sqlx::query_scalar(&sql)
+        .bind(user)
+        .bind(&pass_value)
+        .fetch_one(pool)
+        .await?;
     if count < 1 {
         let row = sqlx::query(
             "SELECT CAST(failed_login_count AS SIGNED) AS failed, \
@@ -111,11 +131,16 @@ pub async fn user_authorization(pool: &MySqlPool, user: &str, pass: &str, caller
             .execute(pool)
             .await?;
     }
-    let servers: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM servers WHERE active = 'Y' AND active_asterisk_server = 'Y'")
-            .fetch_one(pool)
-            .await?;
-    Ok(if servers > 0 { AuthResult::Good } else { AuthResult::ErrServers })
+    let servers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM servers WHERE active = 'Y' AND active_asterisk_server = 'Y'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(if servers > 0 {
+        AuthResult::Good
+    } else {
+        AuthResult::ErrServers
+    })
 }
 
 #[cfg(test)]

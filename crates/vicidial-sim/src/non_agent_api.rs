@@ -57,7 +57,12 @@ struct ApiUser {
     user_group: String,
 }
 
-async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &str) -> anyhow::Result<String> {
+async fn run(
+    shared: &Shared,
+    p: &Params,
+    function: &str,
+    agent_user: &str,
+) -> anyhow::Result<String> {
     let pool = &shared.pool;
     let now = Now::get();
     if function == "version" {
@@ -70,7 +75,9 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &str) -> a
     }
     let source = p.filtered("source", params::alnum);
     if source.len() < 2 {
-        return Ok(format!("ERROR: Invalid Source - {source}\nERROR: Invalid Source: ||\n"));
+        return Ok(format!(
+            "ERROR: Invalid Source - {source}\nERROR: Invalid Source: ||\n"
+        ));
     }
     if !FUNCTIONS.contains(&function) {
         return Ok("ERROR: NO FUNCTION SPECIFIED\n".to_string());
@@ -79,7 +86,11 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &str) -> a
     let pass = p.filtered("pass", params::pass_char);
     match user_authorization(pool, &user, &pass, Caller::NonAgentApi).await? {
         AuthResult::Good => {}
-        AuthResult::Lock => return Ok(format!("ERROR: Too many login attempts, try again in 15 minutes: |{user}|LOCK|\n")),
+        AuthResult::Lock => {
+            return Ok(format!(
+                "ERROR: Too many login attempts, try again in 15 minutes: |{user}|LOCK|\n"
+            ))
+        }
         other => {
             return Ok(format!(
                 "ERROR: Login incorrect, please try again: |{user}|{pass}|{}|\n",
@@ -105,7 +116,9 @@ async fn run(shared: &Shared, p: &Params, function: &str, agent_user: &str) -> a
         allowed_functions: db::s(&row, "f"),
         user_group: db::s(&row, "user_group"),
     };
-    if !(api.allowed_functions.contains(&format!(" {function} ")) || api.allowed_functions.contains("ALL_FUNCTIONS")) {
+    if !(api.allowed_functions.contains(&format!(" {function} "))
+        || api.allowed_functions.contains("ALL_FUNCTIONS"))
+    {
         return Ok(format!(
             "ERROR: auth USER DOES NOT HAVE PERMISSION TO USE THIS FUNCTION: |{user}|{function}|{}|\n",
             api.user_group
@@ -139,7 +152,9 @@ async fn agent_status(shared: &Shared, api: &ApiUser, agent_user: &str) -> anyho
         ));
     }
     if agent_user.is_empty() {
-        return Ok(format!("ERROR: agent_status INVALID SEARCH PARAMETERS: {user}|\n"));
+        return Ok(format!(
+            "ERROR: agent_status INVALID SEARCH PARAMETERS: {user}|\n"
+        ));
     }
     let Some(u) = sqlx::query(
         "SELECT COALESCE(full_name, '') AS full_name, COALESCE(user_group, '') AS user_group, \
@@ -149,7 +164,9 @@ async fn agent_status(shared: &Shared, api: &ApiUser, agent_user: &str) -> anyho
     .fetch_optional(pool)
     .await?
     else {
-        return Ok(format!("ERROR: agent_status AGENT NOT FOUND: {user}|{agent_user}\n"));
+        return Ok(format!(
+            "ERROR: agent_status AGENT NOT FOUND: {user}|{agent_user}\n"
+        ));
     };
     let Some(la) = sqlx::query(
         "SELECT COALESCE(a.status, '') AS status, COALESCE(a.callerid, '') AS callerid, CAST(a.lead_id AS SIGNED) AS lead_id, \
@@ -167,7 +184,14 @@ async fn agent_status(shared: &Shared, api: &ApiUser, agent_user: &str) -> anyho
     };
     let status = db::s(&la, "status");
     let lead_id = db::n(&la, "lead_id");
-    let sub = screen::sub_status(shared, agent_user, &status, lead_id, db::n(&la, "preview_lead_id")).await;
+    let sub = screen::sub_status(
+        shared,
+        agent_user,
+        &status,
+        lead_id,
+        db::n(&la, "preview_lead_id"),
+    )
+    .await;
     Ok(format!(
         "{status}|{}|{lead_id}|{}|{}|{}|{}|{}|{}|{sub}|{}|{}|{}\n",
         db::s(&la, "callerid"),
@@ -227,13 +251,22 @@ async fn logged_in_agents(shared: &Shared, api: &ApiUser, p: &Params) -> anyhow:
             db::n(&r, "user_level"),
         );
         if show_sub {
-            let sub = screen::sub_status(shared, &agent, &status, lead_id, db::n(&r, "preview_lead_id")).await;
+            let sub = screen::sub_status(
+                shared,
+                &agent,
+                &status,
+                lead_id,
+                db::n(&r, "preview_lead_id"),
+            )
+            .await;
             let _ = write!(out, "|{}|{sub}", db::s(&r, "pause_code"));
         }
         out.push('\n');
     }
     if out.is_empty() {
-        return Ok(format!("ERROR: logged_in_agents NO LOGGED IN AGENTS: |{user}|\n"));
+        return Ok(format!(
+            "ERROR: logged_in_agents NO LOGGED IN AGENTS: |{user}|\n"
+        ));
     }
     Ok(out)
 }
@@ -297,10 +330,12 @@ async fn lead_all_info(pool: &MySqlPool, api: &ApiUser, p: &Params) -> anyhow::R
     let lead_id = p.filtered("lead_id", params::digit);
     let phone = p.filtered("phone_number", params::digit);
     let rows = if !lead_id.is_empty() {
-        sqlx::query(&format!("SELECT {LEAD_FIELDS} FROM vicidial_list WHERE lead_id = ?"))
-            .bind(lead_id.parse::<u64>().unwrap_or(0))
-            .fetch_all(pool)
-            .await?
+        sqlx::query(&format!(
+            "SELECT {LEAD_FIELDS} FROM vicidial_list WHERE lead_id = ?"
+        ))
+        .bind(lead_id.parse::<u64>().unwrap_or(0))
+        .fetch_all(pool)
+        .await?
     } else if !phone.is_empty() {
         sqlx::query(&format!(
             "SELECT {LEAD_FIELDS} FROM vicidial_list WHERE phone_number = ? ORDER BY lead_id DESC LIMIT 1000"
@@ -312,7 +347,9 @@ async fn lead_all_info(pool: &MySqlPool, api: &ApiUser, p: &Params) -> anyhow::R
         Vec::new()
     };
     if rows.is_empty() {
-        return Ok(format!("ERROR: lead_all_info LEAD NOT FOUND: {user}|{lead_id}|\n"));
+        return Ok(format!(
+            "ERROR: lead_all_info LEAD NOT FOUND: {user}|{lead_id}|\n"
+        ));
     }
     let mut out = String::new();
     for r in rows {
@@ -361,14 +398,23 @@ fn callback_time(raw: &str, now: Now) -> Option<String> {
         return Some(now.datetime());
     }
     if let Some(days) = raw.strip_suffix("DAYS").and_then(|d| d.parse::<i64>().ok()) {
-        return Some((now.local + chrono::Duration::days(days)).format("%Y-%m-%d %H:%M:%S").to_string());
+        return Some(
+            (now.local + chrono::Duration::days(days))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        );
     }
     chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%d %H:%M:%S")
         .ok()
         .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
-async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> anyhow::Result<String> {
+async fn update_lead(
+    shared: &Shared,
+    api: &ApiUser,
+    p: &Params,
+    now: Now,
+) -> anyhow::Result<String> {
     let pool = &shared.pool;
     let user = &api.user;
     if !may_modify_leads(api) {
@@ -419,15 +465,22 @@ async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> an
     let mut affected = 0;
     if !sets.is_empty() && p.raw("no_update") != "Y" {
         let set: Vec<String> = sets.iter().map(|(c, _)| format!("{c} = ?")).collect();
-        let sql = format!("UPDATE vicidial_list SET {} WHERE lead_id = ?", set.join(", "));
+        let sql = format!(
+            "UPDATE vicidial_list SET {} WHERE lead_id = ?",
+            set.join(", ")
+        );
         let mut query = sqlx::query(&sql);
         for (_, v) in &sets {
             query = query.bind(v.clone());
         }
         affected = query.bind(lead).execute(pool).await?.rows_affected();
     }
-    let fields: Vec<(String, String)> = sets.into_iter().map(|(c, v)| (c.trim_matches('`').to_string(), v)).collect();
-    let mut out = format!("SUCCESS: update_lead LEAD HAS BEEN UPDATED - {user}|{lead}|{affected}|||\n");
+    let fields: Vec<(String, String)> = sets
+        .into_iter()
+        .map(|(c, v)| (c.trim_matches('`').to_string(), v))
+        .collect();
+    let mut out =
+        format!("SUCCESS: update_lead LEAD HAS BEEN UPDATED - {user}|{lead}|{affected}|||\n");
     let mut callback_note = None;
     match p.raw("callback").as_str() {
         "Y" => {
@@ -436,14 +489,24 @@ async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> an
                 s if s.is_empty() => "CALLBK".to_string(),
                 s => s,
             };
-            let cb_type = if p.raw("callback_type") == "USERONLY" { "USERONLY" } else { "ANYONE" };
+            let cb_type = if p.raw("callback_type") == "USERONLY" {
+                "USERONLY"
+            } else {
+                "ANYONE"
+            };
             let cb_user = p.filtered("callback_user", params::word);
-            let cb_comments: String = p.raw("callback_comments").replace('+', " ").chars().take(255).collect();
+            let cb_comments: String = p
+                .raw("callback_comments")
+                .replace('+', " ")
+                .chars()
+                .take(255)
+                .collect();
             let time = callback_time(&p.raw("callback_datetime"), now);
-            let camp_ok: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
-                .bind(&campaign)
-                .fetch_one(pool)
-                .await?;
+            let camp_ok: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
+                    .bind(&campaign)
+                    .fetch_one(pool)
+                    .await?;
             match time {
                 Some(time) if camp_ok > 0 => {
                     let existing: Option<u64> = sqlx::query_scalar(
@@ -478,10 +541,12 @@ async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> an
                         );
                         callback_note = Some(format!("UPDATED {time}"));
                     } else {
-                        let list_id: i64 = sqlx::query_scalar("SELECT CAST(list_id AS SIGNED) FROM vicidial_list WHERE lead_id = ?")
-                            .bind(lead)
-                            .fetch_one(pool)
-                            .await?;
+                        let list_id: i64 = sqlx::query_scalar(
+                            "SELECT CAST(list_id AS SIGNED) FROM vicidial_list WHERE lead_id = ?",
+                        )
+                        .bind(lead)
+                        .fetch_one(pool)
+                        .await?;
                         sqlx::query(
                             "INSERT INTO vicidial_callbacks (lead_id, list_id, campaign_id, status, entry_time, callback_time, user, \
                              recipient, comments, user_group, lead_status) VALUES (?, ?, ?, 'ACTIVE', NOW(), ?, ?, ?, ?, ?, ?)",
@@ -519,7 +584,10 @@ async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> an
                 .execute(pool)
                 .await?
                 .rows_affected();
-            let _ = writeln!(out, "NOTICE: update_lead SCHEDULED CALLBACK DELETED - {user}|{lead}|{removed}|1");
+            let _ = writeln!(
+                out,
+                "NOTICE: update_lead SCHEDULED CALLBACK DELETED - {user}|{lead}|{removed}|1"
+            );
             callback_note = Some("DELETED".to_string());
         }
         _ => {}
@@ -533,7 +601,12 @@ async fn update_lead(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> an
     Ok(out)
 }
 
-async fn update_log_entry(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> anyhow::Result<String> {
+async fn update_log_entry(
+    shared: &Shared,
+    api: &ApiUser,
+    p: &Params,
+    now: Now,
+) -> anyhow::Result<String> {
     let pool = &shared.pool;
     let user = &api.user;
     if !may_modify_leads(api) {
@@ -550,17 +623,21 @@ async fn update_log_entry(shared: &Shared, api: &ApiUser, p: &Params, now: Now) 
             "ERROR: update_log_entry INVALID SEARCH PARAMETERS: |{user}|{group}|{call_id}|{status}|\n"
         ));
     }
-    let camp: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
-        .bind(&group)
-        .fetch_one(pool)
-        .await?;
+    let camp: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
+            .bind(&group)
+            .fetch_one(pool)
+            .await?;
     if camp == 0 {
-        return Ok(format!("ERROR: update_log_entry GROUP NOT FOUND: |{user}|{group}|\n"));
+        return Ok(format!(
+            "ERROR: update_log_entry GROUP NOT FOUND: |{user}|{group}|\n"
+        ));
     }
-    // A call ID (M..., V..., Y...) ends in the zero-padded lead_id; anything else is matched as
-    // a uniqueid (whose dot the filter already removed, as in VICIdial).
+    // A call ID (M..., V..., Y...: letter, mdHis, lead_id padded to 9) ends in the lead_id;
+    // anything else is matched as a uniqueid (whose dot the filter already removed, as in
+    // VICIdial).
     let row = if call_id.len() > 17 {
-        let lead_id: u64 = call_id[call_id.len() - 10..].parse().unwrap_or(0);
+        let lead_id: u64 = call_id[call_id.len() - 9..].parse().unwrap_or(0);
         sqlx::query(
             "SELECT uniqueid, COALESCE(status, '') AS status FROM vicidial_log WHERE lead_id = ? AND campaign_id = ? \
              ORDER BY call_date DESC, start_epoch DESC LIMIT 1",
@@ -577,7 +654,9 @@ async fn update_log_entry(shared: &Shared, api: &ApiUser, p: &Params, now: Now) 
             .await?
     };
     let Some(row) = row else {
-        return Ok(format!("ERROR: update_log_entry NO RECORDS FOUND: |{user}|{group}|{call_id}|\n"));
+        return Ok(format!(
+            "ERROR: update_log_entry NO RECORDS FOUND: |{user}|{group}|{call_id}|\n"
+        ));
     };
     let uniqueid = db::s(&row, "uniqueid");
     let old = db::s(&row, "status");
@@ -597,7 +676,12 @@ async fn update_log_entry(shared: &Shared, api: &ApiUser, p: &Params, now: Now) 
     ))
 }
 
-async fn add_dnc_phone(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> anyhow::Result<String> {
+async fn add_dnc_phone(
+    shared: &Shared,
+    api: &ApiUser,
+    p: &Params,
+    now: Now,
+) -> anyhow::Result<String> {
     let pool = &shared.pool;
     let user = &api.user;
     if !(api.modify_lists && api.user_level >= 8) {
@@ -609,33 +693,44 @@ async fn add_dnc_phone(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> 
     let phone = p.filtered("phone_number", params::digit);
     let campaign = p.filtered("campaign_id", params::word);
     if phone.len() < 6 || campaign.is_empty() {
-        return Ok(format!("ERROR: add_dnc_phone INVALID DATA: |{user}|{phone}|{campaign}\n"));
+        return Ok(format!(
+            "ERROR: add_dnc_phone INVALID DATA: |{user}|{phone}|{campaign}\n"
+        ));
     }
     let target = if campaign == "SYSTEM_INTERNAL" {
         None
     } else {
-        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
-            .bind(&campaign)
-            .fetch_one(pool)
-            .await?;
+        let exists: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaigns WHERE campaign_id = ?")
+                .bind(&campaign)
+                .fetch_one(pool)
+                .await?;
         if exists == 0 {
-            return Ok(format!("ERROR: add_dnc_phone CAMPAIGN DOES NOT EXIST: |{user}|{phone}|{campaign}\n"));
+            return Ok(format!(
+                "ERROR: add_dnc_phone CAMPAIGN DOES NOT EXIST: |{user}|{phone}|{campaign}\n"
+            ));
         }
         Some(campaign.as_str())
     };
     let present: i64 = match target {
-        None => sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_dnc WHERE phone_number = ?")
-            .bind(&phone)
-            .fetch_one(pool)
-            .await?,
-        Some(c) => sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_campaign_dnc WHERE phone_number = ? AND campaign_id = ?")
-            .bind(&phone)
-            .bind(c)
-            .fetch_one(pool)
-            .await?,
+        None => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_dnc WHERE phone_number = ?")
+                .bind(&phone)
+                .fetch_one(pool)
+                .await?
+        }
+        Some(c) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM vicidial_campaign_dnc WHERE phone_number = ? AND campaign_id = ?",
+        )
+        .bind(&phone)
+        .bind(c)
+        .fetch_one(pool)
+        .await?,
     };
     if present > 0 {
-        return Ok(format!("ERROR: add_dnc_phone DNC NUMBER ALREADY EXISTS: |{user}|{phone}|{campaign}\n"));
+        return Ok(format!(
+            "ERROR: add_dnc_phone DNC NUMBER ALREADY EXISTS: |{user}|{phone}|{campaign}\n"
+        ));
     }
     add_dnc(pool, &phone, target, user).await?;
     shared.record(LedgerEntry::DncAdded {
@@ -644,5 +739,7 @@ async fn add_dnc_phone(shared: &Shared, api: &ApiUser, p: &Params, now: Now) -> 
         by: user.clone(),
         at: now.utc,
     });
-    Ok(format!("SUCCESS: add_dnc_phone DNC NUMBER HAS BEEN ADDED - {user}|{phone}|{campaign}\n"))
+    Ok(format!(
+        "SUCCESS: add_dnc_phone DNC NUMBER HAS BEEN ADDED - {user}|{phone}|{campaign}\n"
+    ))
 }

@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn get_wins_over_post_and_filters_apply() {
-        let p = Params::parse(Some("user=api%27user&value=12*3%23"), b"user=other&pass=p+w%21d");
+        let p = Params::parse(
+            Some("user=api%27user&value=12*3%23"),
+            b"user=other&pass=p+w%21d",
+        );
         assert_eq!(p.filtered("user", word), "apiuser");
         assert_eq!(p.filtered("value", value_char), "123");
         assert_eq!(p.raw("pass"), "p w!d");

@@ -142,12 +142,20 @@ pub(crate) async fn open_session(
     let conf_exten = room.to_string();
 
     // Leads this user left in the middle of a call.
-    sqlx::query("UPDATE vicidial_list SET status = 'ERI' WHERE user = ? AND status IN ('QUEUE', 'INCALL')")
+    sqlx::query(
+        "UPDATE vicidial_list SET status = 'ERI' WHERE user = ? AND status IN ('QUEUE', 'INCALL')",
+    )
+    .bind(user)
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM vicidial_live_agents WHERE user = ?")
         .bind(user)
         .execute(pool)
         .await?;
-    sqlx::query("DELETE FROM vicidial_live_agents WHERE user = ?").bind(user).execute(pool).await?;
-    sqlx::query("DELETE FROM vicidial_session_data WHERE user = ?").bind(user).execute(pool).await?;
+    sqlx::query("DELETE FROM vicidial_session_data WHERE user = ?")
+        .bind(user)
+        .execute(pool)
+        .await?;
 
     let n = shared.next_n();
     let random8 = 10_000_000 + (now.utc.timestamp_subsec_nanos() as u64 + n * 7919) % 90_000_000;
@@ -239,13 +247,19 @@ pub(crate) async fn open_session(
     .execute(pool)
     .await?;
     if db::s(&phone, "is_webphone") == "N" {
-        insert_manager(pool, &server_ip, "Originate", &login_callerid, &[
-            &format!("Channel: {extension}"),
-            "Context: default",
-            &format!("Exten: {conf_exten}"),
-            "Priority: 1",
-            &format!("Callerid: \"{conf_exten}\" <{conf_exten}>"),
-        ])
+        insert_manager(
+            pool,
+            &server_ip,
+            "Originate",
+            &login_callerid,
+            &[
+                &format!("Channel: {extension}"),
+                "Context: default",
+                &format!("Exten: {conf_exten}"),
+                "Priority: 1",
+                &format!("Callerid: \"{conf_exten}\" <{conf_exten}>"),
+            ],
+        )
         .await?;
     }
     shared.reset_screen(user);
@@ -265,7 +279,13 @@ pub(crate) async fn open_session(
 }
 
 /// A `vicidial_manager` command for the telephony server's AMI daemon.
-async fn insert_manager(pool: &MySqlPool, server_ip: &str, action: &str, callerid: &str, lines: &[&str]) -> anyhow::Result<()> {
+async fn insert_manager(
+    pool: &MySqlPool,
+    server_ip: &str,
+    action: &str,
+    callerid: &str,
+    lines: &[&str],
+) -> anyhow::Result<()> {
     let mut cmd: Vec<&str> = lines.to_vec();
     cmd.resize(10, "");
     let mut q = sqlx::query(
@@ -285,7 +305,11 @@ async fn insert_manager(pool: &MySqlPool, server_ip: &str, action: &str, calleri
 
 /// `agc/vicidial.php`: without credentials the login form; with them the login and the agent
 /// screen page, or VICIdial's error page. No `X-Frame-Options`: the page may be framed.
-pub(crate) async fn vicidial_php(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+pub(crate) async fn vicidial_php(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = Params::parse(q.as_deref(), &body);
     match vicidial_php_page(&shared, &p).await {
         Ok(page) => html(page),
@@ -317,11 +341,13 @@ async fn vicidial_php_page(shared: &Shared, p: &Params) -> anyhow::Result<String
         phone_login = db::s(&row, "phone_login");
         phone_pass = db::s(&row, "phone_pass");
     }
-    let phone_ok: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM phones WHERE login = ? AND pass = ? AND active = 'Y'")
-        .bind(&phone_login)
-        .bind(&phone_pass)
-        .fetch_one(&shared.pool)
-        .await?;
+    let phone_ok: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM phones WHERE login = ? AND pass = ? AND active = 'Y'",
+    )
+    .bind(&phone_login)
+    .bind(&phone_pass)
+    .fetch_one(&shared.pool)
+    .await?;
     if phone_ok == 0 {
         return Ok(error_page(LoginRefused::BadPhone.message()));
     }
@@ -332,7 +358,10 @@ async fn vicidial_php_page(shared: &Shared, p: &Params) -> anyhow::Result<String
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn login_form(user: &str, campaign: &str, phone_login: &str) -> String {
@@ -397,7 +426,11 @@ var timer = setInterval(function () {{
 
 /// `agc/conf_exten_check.php`: one poll of a browser screen = one [`tick`], answered with the
 /// screen's status line.
-pub(crate) async fn conf_exten_check(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+pub(crate) async fn conf_exten_check(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     let p = Params::parse(q.as_deref(), &body);
     match conf_exten_check_line(&shared, &p).await {
         Ok(line) => html(line),
@@ -421,24 +454,40 @@ async fn conf_exten_check_line(shared: &Shared, p: &Params) -> anyhow::Result<St
     let now = Now::get();
     if session_name.len() < 12 || known == 0 {
         // The session ended (logout deletes it) or never existed.
-        let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_live_agents WHERE user = ?")
-            .bind(&user)
-            .fetch_one(&shared.pool)
-            .await?;
+        let live: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_live_agents WHERE user = ?")
+                .bind(&user)
+                .fetch_one(&shared.pool)
+                .await?;
         if live == 0 {
-            return Ok(format!("DateTime: {}|UnixTime: {}|Logged-in: 0|\n", now.datetime(), now.epoch()));
+            return Ok(format!(
+                "DateTime: {}|UnixTime: {}|Logged-in: 0|\n",
+                now.datetime(),
+                now.epoch()
+            ));
         }
-        return Ok(format!("Invalid server_ip: |{server_ip}|  or  Invalid session_name: |{session_name}|\n"));
+        return Ok(format!(
+            "Invalid server_ip: |{server_ip}|  or  Invalid session_name: |{session_name}|\n"
+        ));
     }
     let logged_in = match tick(shared, &user).await? {
         Tick::LoggedOut => "API_LOGOUT",
         Tick::Running => "1",
     };
     let Some(la) = load_live(&shared.pool, &user).await? else {
-        return Ok(format!("DateTime: {}|UnixTime: {}|Logged-in: {logged_in}|\n", now.datetime(), now.epoch()));
+        return Ok(format!(
+            "DateTime: {}|UnixTime: {}|Logged-in: {logged_in}|\n",
+            now.datetime(),
+            now.epoch()
+        ));
     };
     let dead = match shared.existing_screen(&user) {
-        Some(cell) => cell.lock().await.call.as_ref().is_some_and(|c| c.customer_gone),
+        Some(cell) => cell
+            .lock()
+            .await
+            .call
+            .as_ref()
+            .is_some_and(|c| c.customer_gone),
         None => false,
     };
     let mut status_fields: Vec<&str> = la.external_status.split('!').collect();
@@ -554,10 +603,12 @@ async fn load_campaign(pool: &MySqlPool, campaign_id: &str) -> anyhow::Result<Ca
 }
 
 async fn set_live(pool: &MySqlPool, user: &str, set: &str) -> anyhow::Result<()> {
-    sqlx::query(&format!("UPDATE vicidial_live_agents SET {set} WHERE user = ?"))
-        .bind(user)
-        .execute(pool)
-        .await?;
+    sqlx::query(&format!(
+        "UPDATE vicidial_live_agents SET {set} WHERE user = ?"
+    ))
+    .bind(user)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -619,8 +670,18 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
 
     if dispo_step && !la.external_status.is_empty() {
         let last_uniqueid = screen.last_uniqueid.clone();
-        if update_dispo(shared, user, &la, &last_uniqueid, now, &mut screen.stalled_on).await? {
+        if update_dispo(
+            shared,
+            user,
+            &la,
+            &last_uniqueid,
+            now,
+            &mut screen.stalled_on,
+        )
+        .await?
+        {
             screen.last_uniqueid.clear();
+            screen.last_dial = None;
         }
         return Ok(Tick::Running);
     }
@@ -632,10 +693,11 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
     }
 
     if idle && !la.external_dial.is_empty() {
-        let fields: Vec<&str> = la.external_dial.split('!').collect();
-        let epoch = fields.get(6).copied().unwrap_or("").to_string();
-        if screen.last_dial_epoch.as_deref() != Some(epoch.as_str()) {
-            screen.last_dial_epoch = Some(epoch);
+        // The screen ignores a request it already handled (same epoch). It remembers the
+        // whole request, and forgets it at each dispo, so that a test dialling the same
+        // number twice within one second is not ignored.
+        if screen.last_dial.as_deref() != Some(la.external_dial.as_str()) {
+            screen.last_dial = Some(la.external_dial.clone());
             if let Some(call) = manual_dial(shared, user, &la, now).await? {
                 screen.call = Some(call);
                 return Ok(Tick::Running);
@@ -666,7 +728,12 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
         && screen.last_pause.as_deref() != Some(la.external_pause.as_str())
     {
         screen.last_pause = Some(la.external_pause.clone());
-        let value = la.external_pause.split('!').next().unwrap_or("").to_string();
+        let value = la
+            .external_pause
+            .split('!')
+            .next()
+            .unwrap_or("")
+            .to_string();
         // RESUME only means something when the campaign dials automatically.
         if value.contains("RESUME") && idle {
             let campaign = load_campaign(pool, &la.campaign_id).await?;
@@ -686,11 +753,17 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
 /// `manDiaLnextCaLL`: find or create the lead, mark it `INCALL`, put the agent `INCALL` with
 /// the `M` call ID and queue the Originate. `None` when the request was consumed without a
 /// call.
-async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> anyhow::Result<Option<Call>> {
+async fn manual_dial(
+    shared: &Shared,
+    user: &str,
+    la: &LiveRow,
+    now: Now,
+) -> anyhow::Result<Option<Call>> {
     let pool = &shared.pool;
     let mut f: Vec<String> = la.external_dial.split('!').map(str::to_string).collect();
     f.resize(14, String::new());
-    let (number, phone_code, search, preview, vendor, dial_prefix) = (&f[0], &f[1], &f[2], &f[3], &f[5], &f[7]);
+    let (number, phone_code, search, preview, vendor, dial_prefix) =
+        (&f[0], &f[1], &f[2], &f[3], &f[5], &f[7]);
     let lead_id: u64 = f[11].parse().unwrap_or(0);
     let campaign = load_campaign(pool, &la.campaign_id).await?;
     let refuse = |reason: &str| LedgerEntry::DialRefused {
@@ -701,7 +774,9 @@ async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
     };
     if number == "MANUALNEXT" && lead_id == 0 {
         set_live(pool, user, "external_dial = ''").await?;
-        shared.record(refuse("no leads in the hopper (the simulator has no hopper)"));
+        shared.record(refuse(
+            "no leads in the hopper (the simulator has no hopper)",
+        ));
         return Ok(None);
     }
     let lead_sql = "SELECT CAST(lead_id AS SIGNED) AS lead_id FROM vicidial_list";
@@ -713,10 +788,12 @@ async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
     } else if search == "YES" {
         // VICIdial searches the campaign's lists; the schema has no vicidial_lists, so any
         // lead with the number counts as in the campaign.
-        sqlx::query_scalar(&format!("{lead_sql} WHERE phone_number = ? ORDER BY lead_id DESC LIMIT 1"))
-            .bind(number)
-            .fetch_optional(pool)
-            .await?
+        sqlx::query_scalar(&format!(
+            "{lead_sql} WHERE phone_number = ? ORDER BY lead_id DESC LIMIT 1"
+        ))
+        .bind(number)
+        .fetch_optional(pool)
+        .await?
     } else {
         None
     };
@@ -790,7 +867,9 @@ async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
     .bind(lead_id)
     .fetch_one(pool)
     .await?;
-    let callerid = format!("M{}{:010}", now.cid_date(), lead_id);
+    // VICIdial's manual call ID: M + mdHis + lead_id padded to 9 = the 20 characters of
+    // vicidial_live_agents.callerid.
+    let callerid = format!("M{}{:09}", now.cid_date(), lead_id);
     sqlx::query(
         "UPDATE vicidial_live_agents SET status = 'INCALL', lead_id = ?, callerid = ?, comments = 'MANUAL', \
          external_dial = '', external_hangup = '', external_status = '', uniqueid = '', channel = '', \
@@ -803,15 +882,25 @@ async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
     .await?;
     let call_phone_code = db::s(&row, "phone_code");
     let call_number = db::s(&row, "phone_number");
-    let prefix = if dial_prefix.is_empty() { campaign.dial_prefix.clone() } else { dial_prefix.clone() };
-    insert_manager(pool, &la.server_ip, "Originate", &callerid, &[
-        &format!("Exten: {prefix}{call_phone_code}{call_number}"),
-        "Context: default",
-        &format!("Channel: Local/{}@default", la.conf_exten),
-        "Priority: 1",
-        &format!("Callerid: \"{callerid}\" <{}>", campaign.campaign_cid),
-        "Timeout: 60000",
-    ])
+    let prefix = if dial_prefix.is_empty() {
+        campaign.dial_prefix.clone()
+    } else {
+        dial_prefix.clone()
+    };
+    insert_manager(
+        pool,
+        &la.server_ip,
+        "Originate",
+        &callerid,
+        &[
+            &format!("Exten: {prefix}{call_phone_code}{call_number}"),
+            "Context: default",
+            &format!("Channel: Local/{}@default", la.conf_exten),
+            "Priority: 1",
+            &format!("Callerid: \"{callerid}\" <{}>", campaign.campaign_cid),
+            "Timeout: 60000",
+        ],
+    )
     .await?;
     sqlx::query(
         "INSERT INTO vicidial_auto_calls (server_ip, campaign_id, status, lead_id, uniqueid, callerid, channel, phone_code, \
@@ -860,15 +949,23 @@ async fn manual_dial(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
 }
 
 async fn user_group(pool: &MySqlPool, user: &str) -> anyhow::Result<String> {
-    let g: Option<String> = sqlx::query_scalar("SELECT COALESCE(user_group, '') FROM vicidial_users WHERE user = ?")
-        .bind(user)
-        .fetch_optional(pool)
-        .await?;
+    let g: Option<String> =
+        sqlx::query_scalar("SELECT COALESCE(user_group, '') FROM vicidial_users WHERE user = ?")
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
     Ok(g.unwrap_or_default())
 }
 
 /// Inserts the call's `vicidial_log` row (`manDiaLlogCaLL stage=start`).
-async fn insert_log(shared: &Shared, user: &str, la: &LiveRow, call: &Call, uniqueid: &str, now: Now) -> anyhow::Result<()> {
+async fn insert_log(
+    shared: &Shared,
+    user: &str,
+    la: &LiveRow,
+    call: &Call,
+    uniqueid: &str,
+    now: Now,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO vicidial_log (uniqueid, lead_id, list_id, campaign_id, call_date, start_epoch, status, phone_code, \
          phone_number, user, comments, processed, user_group, alt_dial, called_count) \
@@ -890,7 +987,13 @@ async fn insert_log(shared: &Shared, user: &str, la: &LiveRow, call: &Call, uniq
 }
 
 /// The customer answered: the agent gets the call's `uniqueid` and channel, the call is logged.
-async fn answer(shared: &Shared, user: &str, la: &LiveRow, call: &Call, now: Now) -> anyhow::Result<String> {
+async fn answer(
+    shared: &Shared,
+    user: &str,
+    la: &LiveRow,
+    call: &Call,
+    now: Now,
+) -> anyhow::Result<String> {
     let n = shared.next_n();
     let uniqueid = format!("{}.{n}", now.epoch());
     let channel = format!("SIP/carrier-{n:08x}");
@@ -917,7 +1020,13 @@ async fn answer(shared: &Shared, user: &str, la: &LiveRow, call: &Call, now: Now
 }
 
 /// The agent side of any call end: `PAUSED` with the lead kept (the dispo step).
-async fn to_dispo_step(shared: &Shared, user: &str, la: &LiveRow, now: Now, talk_ended: bool) -> anyhow::Result<()> {
+async fn to_dispo_step(
+    shared: &Shared,
+    user: &str,
+    la: &LiveRow,
+    now: Now,
+    talk_ended: bool,
+) -> anyhow::Result<()> {
     let pool = &shared.pool;
     set_live(
         pool,
@@ -930,13 +1039,19 @@ async fn to_dispo_step(shared: &Shared, user: &str, la: &LiveRow, now: Now, talk
         .execute(pool)
         .await?;
     // Unanswered calls had no talk time.
-    let talk = if talk_ended { "IF(talk_epoch > 0, ? - talk_epoch, 0)" } else { "0 * ?" };
-    sqlx::query(&format!("UPDATE vicidial_agent_log SET talk_sec = {talk}, dispo_epoch = ? WHERE agent_log_id = ?"))
-        .bind(now.epoch())
-        .bind(now.epoch())
-        .bind(la.agent_log_id)
-        .execute(pool)
-        .await?;
+    let talk = if talk_ended {
+        "IF(talk_epoch > 0, ? - talk_epoch, 0)"
+    } else {
+        "0 * ?"
+    };
+    sqlx::query(&format!(
+        "UPDATE vicidial_agent_log SET talk_sec = {talk}, dispo_epoch = ? WHERE agent_log_id = ?"
+    ))
+    .bind(now.epoch())
+    .bind(now.epoch())
+    .bind(la.agent_log_id)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -976,7 +1091,13 @@ async fn end_unanswered(
 
 /// `external_hangup` on an answered call: hang the customer up, log the end
 /// (`manDiaLlogCaLL stage=end`), open the dispo step.
-async fn hang_up(shared: &Shared, user: &str, la: &LiveRow, call: &Call, now: Now) -> anyhow::Result<String> {
+async fn hang_up(
+    shared: &Shared,
+    user: &str,
+    la: &LiveRow,
+    call: &Call,
+    now: Now,
+) -> anyhow::Result<String> {
     let uniqueid = call.uniqueid.clone().unwrap_or_default();
     sqlx::query("UPDATE vicidial_log SET end_epoch = ?, length_in_sec = ? - start_epoch, term_reason = ? WHERE uniqueid = ?")
         .bind(now.epoch())
@@ -986,10 +1107,16 @@ async fn hang_up(shared: &Shared, user: &str, la: &LiveRow, call: &Call, now: No
         .execute(&shared.pool)
         .await?;
     if !call.customer_gone {
-        insert_manager(&shared.pool, &la.server_ip, "Hangup", &format!("HLagcW{}{user}", now.epoch()), &[&format!(
-            "Channel: SIP/carrier-{}",
-            uniqueid.rsplit('.').next().unwrap_or("")
-        )])
+        insert_manager(
+            &shared.pool,
+            &la.server_ip,
+            "Hangup",
+            &format!("HLagcW{}{user}", now.epoch()),
+            &[&format!(
+                "Channel: SIP/carrier-{}",
+                uniqueid.rsplit('.').next().unwrap_or("")
+            )],
+        )
         .await?;
     }
     to_dispo_step(shared, user, la, now, true).await?;
@@ -1017,7 +1144,11 @@ async fn update_dispo(
     parts.resize(5, "");
     let status = parts[0].to_string();
     let datetime = parts[1].to_string();
-    let recipient = if parts[2] == "USERONLY" { "USERONLY" } else { "ANYONE" };
+    let recipient = if parts[2] == "USERONLY" {
+        "USERONLY"
+    } else {
+        "ANYONE"
+    };
     let comments = parts[3].to_string();
     let is_callback = is_callback_status(pool, &status, &la.campaign_id).await?;
     if is_callback && datetime.len() < 13 {
@@ -1052,7 +1183,11 @@ async fn update_dispo(
         Some(r) => (db::n(r, "list_id"), db::s(r, "phone_number")),
         None => (0, String::new()),
     };
-    let lead_status = if is_callback { "CBHOLD" } else { status.as_str() };
+    let lead_status = if is_callback {
+        "CBHOLD"
+    } else {
+        status.as_str()
+    };
     let group = user_group(pool, user).await?;
 
     // 1. the agent: no lead, requests cleared, paused.
@@ -1139,7 +1274,11 @@ async fn update_dispo(
         }
     }
     // 5. the agent log: this cycle gets the status, a new cycle starts (manual campaign).
-    let uniqueid = if last_uniqueid.is_empty() { log_uniqueid.as_str() } else { last_uniqueid };
+    let uniqueid = if last_uniqueid.is_empty() {
+        log_uniqueid.as_str()
+    } else {
+        last_uniqueid
+    };
     sqlx::query(
         "UPDATE vicidial_agent_log SET status = ?, lead_id = ?, uniqueid = ?, \
          dispo_sec = IF(dispo_epoch > 0, ? - dispo_epoch, 0) WHERE agent_log_id = ?",
@@ -1206,19 +1345,26 @@ async fn update_dispo(
 
 /// Adds a number to `vicidial_dnc` (`campaign` None) or `vicidial_campaign_dnc`, logged in
 /// `vicidial_dnc_log`. Returns whether it was new.
-pub(crate) async fn add_dnc(pool: &MySqlPool, phone_number: &str, campaign: Option<&str>, by: &str) -> anyhow::Result<bool> {
+pub(crate) async fn add_dnc(
+    pool: &MySqlPool,
+    phone_number: &str,
+    campaign: Option<&str>,
+    by: &str,
+) -> anyhow::Result<bool> {
     let inserted = match campaign {
         None => sqlx::query("INSERT IGNORE INTO vicidial_dnc (phone_number) VALUES (?)")
             .bind(phone_number)
             .execute(pool)
             .await?
             .rows_affected(),
-        Some(c) => sqlx::query("INSERT IGNORE INTO vicidial_campaign_dnc (phone_number, campaign_id) VALUES (?, ?)")
-            .bind(phone_number)
-            .bind(c)
-            .execute(pool)
-            .await?
-            .rows_affected(),
+        Some(c) => sqlx::query(
+            "INSERT IGNORE INTO vicidial_campaign_dnc (phone_number, campaign_id) VALUES (?, ?)",
+        )
+        .bind(phone_number)
+        .bind(c)
+        .execute(pool)
+        .await?
+        .rows_affected(),
     };
     sqlx::query("INSERT INTO vicidial_dnc_log (phone_number, campaign_id, action, action_date, user) VALUES (?, ?, 'add', NOW(), ?)")
         .bind(phone_number)
@@ -1232,17 +1378,21 @@ pub(crate) async fn add_dnc(pool: &MySqlPool, phone_number: &str, campaign: Opti
 /// `userLOGout` (reference §4.3).
 async fn user_logout(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> anyhow::Result<()> {
     let pool = &shared.pool;
-    let session: Option<String> = sqlx::query_scalar("SELECT session_name FROM vicidial_session_data WHERE user = ?")
-        .bind(user)
-        .fetch_optional(pool)
-        .await?;
+    let session: Option<String> =
+        sqlx::query_scalar("SELECT session_name FROM vicidial_session_data WHERE user = ?")
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
     if let Some(session) = session {
         sqlx::query("DELETE FROM web_client_sessions WHERE session_name = ?")
             .bind(&session)
             .execute(pool)
             .await?;
     }
-    sqlx::query("DELETE FROM vicidial_live_agents WHERE user = ?").bind(user).execute(pool).await?;
+    sqlx::query("DELETE FROM vicidial_live_agents WHERE user = ?")
+        .bind(user)
+        .execute(pool)
+        .await?;
     sqlx::query(
         "UPDATE vicidial_agent_log SET pause_sec = IF(pause_epoch > 0, ? - pause_epoch, 0), sub_status = 'LOGOUT' \
          WHERE agent_log_id = ?",
@@ -1264,13 +1414,19 @@ async fn user_logout(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
     .execute(pool)
     .await?;
     // Kick every channel out of the room; the room stays reserved for the phone.
-    insert_manager(pool, &la.server_ip, "Originate", &format!("ULGH{}{user}", now.epoch()), &[
-        &format!("Channel: Local/5555{}@default", la.conf_exten),
-        "Context: default",
-        "Exten: 8300",
-        "Priority: 1",
-        "Callerid: ULGH",
-    ])
+    insert_manager(
+        pool,
+        &la.server_ip,
+        "Originate",
+        &format!("ULGH{}{user}", now.epoch()),
+        &[
+            &format!("Channel: Local/5555{}@default", la.conf_exten),
+            "Context: default",
+            "Exten: 8300",
+            "Priority: 1",
+            "Callerid: ULGH",
+        ],
+    )
     .await?;
     shared.record(LedgerEntry::Logout {
         agent: user.to_string(),
@@ -1303,7 +1459,13 @@ pub(crate) async fn customer_hangup(shared: &Shared, user: &str) -> anyhow::Resu
 }
 
 /// `real_time_sub_status` of `agent_status` as the screen state makes it.
-pub(crate) async fn sub_status(shared: &Shared, user: &str, status: &str, lead_id: i64, preview_lead_id: i64) -> String {
+pub(crate) async fn sub_status(
+    shared: &Shared,
+    user: &str,
+    status: &str,
+    lead_id: i64,
+    preview_lead_id: i64,
+) -> String {
     if let Some(cell) = shared.existing_screen(user) {
         let screen = cell.lock().await;
         if let Some(call) = &screen.call {

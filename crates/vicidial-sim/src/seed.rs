@@ -113,17 +113,26 @@ mod tests {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert!(row.get::<i64, _>("n") >= 5, "stock statuses from the schema's seed");
-        let hash: String = sqlx::query_scalar("SELECT pass_hash FROM vicidial_users WHERE user = '1002'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        assert!(
+            row.get::<i64, _>("n") >= 5,
+            "stock statuses from the schema's seed"
+        );
+        let hash: String =
+            sqlx::query_scalar("SELECT pass_hash FROM vicidial_users WHERE user = '1002'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
         assert_eq!(hash, BCRYPT_PASS_HASH);
         // The classic TIMESTAMP behaviour VICIdial needs is on.
-        let ts: Option<String> = sqlx::query_scalar("SELECT CAST(modify_date AS CHAR) FROM vicidial_list WHERE lead_id = 1")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert!(ts.is_some(), "vicidial_list.modify_date is filled automatically");
+        let ts: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(modify_date AS CHAR) FROM vicidial_list WHERE lead_id = 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(
+            ts.is_some(),
+            "vicidial_list.modify_date is filled automatically"
+        );
     }
 }

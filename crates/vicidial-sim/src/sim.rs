@@ -80,9 +80,20 @@ pub struct Callback {
 #[serde(tag = "kind")]
 pub enum LedgerEntry {
     /// A request to one of the APIs (also refused ones) with the first line of its answer.
-    ApiRequest { api: Api, function: String, agent_user: String, result: String, at: DateTime<Utc> },
+    ApiRequest {
+        api: Api,
+        function: String,
+        agent_user: String,
+        result: String,
+        at: DateTime<Utc>,
+    },
     /// An agent session was opened (vicidial.php login or [`VicidialSim::login_agent`]).
-    Login { agent: String, campaign: String, conf_exten: String, at: DateTime<Utc> },
+    Login {
+        agent: String,
+        campaign: String,
+        conf_exten: String,
+        at: DateTime<Utc>,
+    },
     /// The screen logged the agent out (`userLOGout`).
     Logout { agent: String, at: DateTime<Utc> },
     /// The screen placed a manual dial (`manDiaLnextCaLL`).
@@ -95,15 +106,39 @@ pub enum LedgerEntry {
         at: DateTime<Utc>,
     },
     /// The screen consumed an `external_dial` it could not place (e.g. number in DNC).
-    DialRefused { agent: String, phone_number: String, reason: String, at: DateTime<Utc> },
+    DialRefused {
+        agent: String,
+        phone_number: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The customer answered (`manDiaLlogCaLL stage=start`).
-    CallAnswered { agent: String, lead_id: u64, uniqueid: String, at: DateTime<Utc> },
+    CallAnswered {
+        agent: String,
+        lead_id: u64,
+        uniqueid: String,
+        at: DateTime<Utc>,
+    },
     /// The dial ended unanswered (busy, no answer).
-    CallFailed { agent: String, lead_id: u64, outcome: Outcome, at: DateTime<Utc> },
+    CallFailed {
+        agent: String,
+        lead_id: u64,
+        outcome: Outcome,
+        at: DateTime<Utc>,
+    },
     /// The customer hung up; the agent stays `INCALL` (sub-status `DEAD`).
-    CustomerHangup { agent: String, lead_id: u64, at: DateTime<Utc> },
+    CustomerHangup {
+        agent: String,
+        lead_id: u64,
+        at: DateTime<Utc>,
+    },
     /// The screen hung the call up (`external_hangup`) and opened the dispo step.
-    CallHungUp { agent: String, lead_id: u64, uniqueid: String, at: DateTime<Utc> },
+    CallHungUp {
+        agent: String,
+        lead_id: u64,
+        uniqueid: String,
+        at: DateTime<Utc>,
+    },
     /// A disposition applied by the screen (`updateDISPO`): `status` is the real status (the
     /// lead itself gets `CBHOLD` when `callback` is set).
     ScreenDispo {
@@ -114,16 +149,38 @@ pub enum LedgerEntry {
         at: DateTime<Utc>,
     },
     /// A scheduled-callback status arrived without a date: the screen waits for a human.
-    DispoStalled { agent: String, lead_id: u64, status: String, at: DateTime<Utc> },
+    DispoStalled {
+        agent: String,
+        lead_id: u64,
+        status: String,
+        at: DateTime<Utc>,
+    },
     /// A pause code submitted by the screen.
-    PauseCode { agent: String, code: String, at: DateTime<Utc> },
+    PauseCode {
+        agent: String,
+        code: String,
+        at: DateTime<Utc>,
+    },
     /// An `external_pause` the screen acted on.
-    Pause { agent: String, value: String, at: DateTime<Utc> },
+    Pause {
+        agent: String,
+        value: String,
+        at: DateTime<Utc>,
+    },
     /// DTMF the screen played into the conference.
-    Dtmf { agent: String, digits: String, at: DateTime<Utc> },
+    Dtmf {
+        agent: String,
+        digits: String,
+        at: DateTime<Utc>,
+    },
     /// A phone number added to a DNC list (`list` = `SYSTEM_INTERNAL` or a campaign id), by
     /// the screen's dispo (`by` = agent) or by `add_dnc_phone` (`by` = API user).
-    DncAdded { phone_number: String, list: String, by: String, at: DateTime<Utc> },
+    DncAdded {
+        phone_number: String,
+        list: String,
+        by: String,
+        at: DateTime<Utc>,
+    },
     /// `update_lead` changed a lead: the `vicidial_list` columns set, and callback changes.
     LeadUpdated {
         lead_id: u64,
@@ -132,14 +189,19 @@ pub enum LedgerEntry {
         at: DateTime<Utc>,
     },
     /// `update_log_entry` changed a `vicidial_log` status.
-    LogEntryUpdated { uniqueid: String, old_status: String, new_status: String, at: DateTime<Utc> },
+    LogEntryUpdated {
+        uniqueid: String,
+        old_status: String,
+        new_status: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What one agent's screen keeps in its JavaScript variables between polls.
 #[derive(Debug, Default)]
 pub(crate) struct Screen {
-    /// Epoch field of the last `external_dial` handled (the screen ignores a repeat).
-    pub last_dial_epoch: Option<String>,
+    /// The last `external_dial` request handled (the screen ignores a repeat).
+    pub last_dial: Option<String>,
     /// The last `external_pause` value handled.
     pub last_pause: Option<String>,
     /// The live (or ringing) customer call.
@@ -195,12 +257,18 @@ impl Shared {
     }
 
     pub fn outcome_for(&self, phone_number: &str) -> Outcome {
-        lock(&self.scripts).get(phone_number).copied().unwrap_or(Outcome::Answer)
+        lock(&self.scripts)
+            .get(phone_number)
+            .copied()
+            .unwrap_or(Outcome::Answer)
     }
 
     /// The screen state of `agent`, created on first use.
     pub fn screen(&self, agent: &str) -> ScreenCell {
-        lock(&self.screens).entry(agent.to_string()).or_default().clone()
+        lock(&self.screens)
+            .entry(agent.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Forgets the screen state (new login).
@@ -270,8 +338,15 @@ impl VicidialSim {
     }
 
     /// [`VicidialSim::start`] on a chosen loopback address (the development binary).
-    pub async fn start_on(pool: MySqlPool, opts: SimOptions, addr: SocketAddr) -> anyhow::Result<VicidialSim> {
-        anyhow::ensure!(addr.ip().is_loopback(), "the simulator listens on loopback only");
+    pub async fn start_on(
+        pool: MySqlPool,
+        opts: SimOptions,
+        addr: SocketAddr,
+    ) -> anyhow::Result<VicidialSim> {
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "the simulator listens on loopback only"
+        );
         tables::install_extra_tables(&pool).await?;
         let shared = Arc::new(Shared {
             pool,
@@ -292,7 +367,11 @@ impl VicidialSim {
                 eprintln!("vicidial-sim: server stopped: {e}");
             }
         });
-        Ok(VicidialSim { shared, addr, server })
+        Ok(VicidialSim {
+            shared,
+            addr,
+            server,
+        })
     }
 
     /// `http://127.0.0.1:PORT`; the Agent API is at `{base}/agc/api.php`, the Non-Agent API
@@ -303,7 +382,12 @@ impl VicidialSim {
 
     /// Opens an agent session as a successful `vicidial.php` login does (without checking
     /// passwords) and starts the agent's virtual screen. Returns the `conf_exten`.
-    pub async fn login_agent(&self, user: &str, campaign: &str, phone_login: &str) -> anyhow::Result<String> {
+    pub async fn login_agent(
+        &self,
+        user: &str,
+        campaign: &str,
+        phone_login: &str,
+    ) -> anyhow::Result<String> {
         let conf_exten = screen::open_session(&self.shared, user, campaign, phone_login)
             .await?
             .map_err(|e| anyhow::anyhow!("login refused: {}", e.message()))?;
@@ -365,10 +449,14 @@ impl VicidialSim {
 /// A text/html answer with HTTP 200, as VICIdial's PHP sends.
 pub(crate) fn html(body: String) -> Response {
     let mut res = (StatusCode::OK, body).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, must-revalidate"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, must-revalidate"),
+    );
     res
 }
 
@@ -400,7 +488,11 @@ async fn api_gate(shared: &Shared) -> Option<Response> {
         .then(|| StatusCode::SERVICE_UNAVAILABLE.into_response())
 }
 
-async fn agent_api_route(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn agent_api_route(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     if let Some(down) = api_gate(&shared).await {
         return down;
     }
@@ -411,7 +503,11 @@ async fn agent_api_route(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuer
     }
 }
 
-async fn non_agent_api_route(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+async fn non_agent_api_route(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
     if let Some(down) = api_gate(&shared).await {
         return down;
     }
@@ -424,7 +520,11 @@ async fn non_agent_api_route(State(shared): State<Arc<Shared>>, RawQuery(q): Raw
 
 pub(crate) fn internal(e: anyhow::Error) -> Response {
     eprintln!("vicidial-sim: {e:#}");
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("simulator error: {e:#}\n")).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("simulator error: {e:#}\n"),
+    )
+        .into_response()
 }
 
 async fn ledger_route(State(shared): State<Arc<Shared>>) -> Json<Vec<LedgerEntry>> {
@@ -441,7 +541,10 @@ async fn api_delay_route(State(shared): State<Arc<Shared>>, Path(ms): Path<u64>)
     StatusCode::NO_CONTENT
 }
 
-async fn script_route(State(shared): State<Arc<Shared>>, Path((phone, outcome)): Path<(String, String)>) -> StatusCode {
+async fn script_route(
+    State(shared): State<Arc<Shared>>,
+    Path((phone, outcome)): Path<(String, String)>,
+) -> StatusCode {
     let outcome = match outcome.as_str() {
         "answer" | "Answer" => Outcome::Answer,
         "busy" | "Busy" => Outcome::Busy,
@@ -466,17 +569,26 @@ async fn login_route(
     }
 }
 
-async fn start_screen_route(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> StatusCode {
+async fn start_screen_route(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> StatusCode {
     shared.start_virtual_screen(&user);
     StatusCode::NO_CONTENT
 }
 
-async fn screen_gone_route(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> StatusCode {
+async fn screen_gone_route(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> StatusCode {
     shared.stop_virtual_screen(&user);
     StatusCode::NO_CONTENT
 }
 
-async fn customer_hangup_route(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> Response {
+async fn customer_hangup_route(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> Response {
     match screen::customer_hangup(&shared, &user).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::CONFLICT, format!("{e:#}")).into_response(),
