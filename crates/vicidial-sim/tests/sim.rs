@@ -1046,3 +1046,72 @@ async fn api_down_and_slow() {
     assert_eq!(ledger.as_array().unwrap().len(), 1, "{ledger}");
     assert_eq!(ledger[0]["kind"], "ApiRequest");
 }
+
+#[tokio::test]
+async fn logged_in_agents_call_agent_and_pause() {
+    let e = env().await;
+    assert_eq!(
+        e.non_agent_api("logged_in_agents", &[]).await,
+        "ERROR: logged_in_agents NO LOGGED IN AGENTS: |apiuser|\n"
+    );
+    e.sim
+        .login_agent("1001", "TESTCAMP", "cc1001")
+        .await
+        .unwrap();
+    e.sim
+        .login_agent("1002", "DNCCAMP", "cc1002")
+        .await
+        .unwrap();
+    assert_eq!(
+        e.non_agent_api(
+            "logged_in_agents",
+            &[("campaigns", "TESTCAMP"), ("show_sub_status", "YES")]
+        )
+        .await,
+        "1001|TESTCAMP|8600051|PAUSED|0||0|Ada Agent|AGENTS|1||\n"
+    );
+    assert_eq!(
+        e.agent_api("call_agent", &[("agent_user", "1002"), ("value", "CALL")])
+            .await,
+        "SUCCESS: call_agent function sent - 1002\n"
+    );
+    assert_eq!(
+        e.scalar("SELECT CONCAT_WS('|', action, cmd_line_b, cmd_line_d) FROM vicidial_manager ORDER BY man_id DESC LIMIT 1").await,
+        "Originate|Channel: SIP/cc1002|Exten: 8600052"
+    );
+    let out = e
+        .agent_api(
+            "external_pause",
+            &[("agent_user", "1001"), ("value", "PAUSE")],
+        )
+        .await;
+    assert!(
+        out.starts_with("SUCCESS: external_pause function set - PAUSE|")
+            && out.ends_with("|1001\n"),
+        "{out}"
+    );
+    assert!(e.live("1001", "external_pause").await.starts_with("PAUSE!"));
+    assert_eq!(
+        e.agent_api(
+            "external_pause",
+            &[("agent_user", "1001"), ("value", "STOP")]
+        )
+        .await,
+        "ERROR: external_pause not valid - STOP|1001\n"
+    );
+    e.answered_call("1001", "TESTCAMP", "cc1001", "3125551005")
+        .await;
+    assert_eq!(
+        e.agent_api(
+            "external_pause",
+            &[("agent_user", "1001"), ("value", "RESUME")]
+        )
+        .await,
+        "ERROR: external_pause agent is not paused - RESUME|1001\n"
+    );
+    assert_eq!(
+        e.agent_api("pause_code", &[("agent_user", "1001"), ("value", "BREAK")])
+            .await,
+        "ERROR: pause_code error - agent is not paused - 1001\n"
+    );
+}
