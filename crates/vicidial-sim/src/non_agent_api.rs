@@ -633,10 +633,11 @@ async fn update_log_entry(
             "ERROR: update_log_entry GROUP NOT FOUND: |{user}|{group}|\n"
         ));
     }
-    // A call ID (M..., V..., Y...) ends in the zero-padded lead_id; anything else is matched as
-    // a uniqueid (whose dot the filter already removed, as in VICIdial).
+    // A call ID (M..., V..., Y...: letter, mdHis, lead_id padded to 9) ends in the lead_id;
+    // anything else is matched as a uniqueid (whose dot the filter already removed, as in
+    // VICIdial).
     let row = if call_id.len() > 17 {
-        let lead_id: u64 = call_id[call_id.len() - 10..].parse().unwrap_or(0);
+        let lead_id: u64 = call_id[call_id.len() - 9..].parse().unwrap_or(0);
         sqlx::query(
             "SELECT uniqueid, COALESCE(status, '') AS status FROM vicidial_log WHERE lead_id = ? AND campaign_id = ? \
              ORDER BY call_date DESC, start_epoch DESC LIMIT 1",

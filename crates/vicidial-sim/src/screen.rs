@@ -681,6 +681,7 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
         .await?
         {
             screen.last_uniqueid.clear();
+            screen.last_dial = None;
         }
         return Ok(Tick::Running);
     }
@@ -692,10 +693,11 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
     }
 
     if idle && !la.external_dial.is_empty() {
-        let fields: Vec<&str> = la.external_dial.split('!').collect();
-        let epoch = fields.get(6).copied().unwrap_or("").to_string();
-        if screen.last_dial_epoch.as_deref() != Some(epoch.as_str()) {
-            screen.last_dial_epoch = Some(epoch);
+        // The screen ignores a request it already handled (same epoch). It remembers the
+        // whole request, and forgets it at each dispo, so that a test dialling the same
+        // number twice within one second is not ignored.
+        if screen.last_dial.as_deref() != Some(la.external_dial.as_str()) {
+            screen.last_dial = Some(la.external_dial.clone());
             if let Some(call) = manual_dial(shared, user, &la, now).await? {
                 screen.call = Some(call);
                 return Ok(Tick::Running);
@@ -865,6 +867,8 @@ async fn manual_dial(
     .bind(lead_id)
     .fetch_one(pool)
     .await?;
+    // VICIdial's manual call ID: M + mdHis + lead_id padded to 9 = the 20 characters of
+    // vicidial_live_agents.callerid.
     let callerid = format!("M{}{:09}", now.cid_date(), lead_id);
     sqlx::query(
         "UPDATE vicidial_live_agents SET status = 'INCALL', lead_id = ?, callerid = ?, comments = 'MANUAL', \

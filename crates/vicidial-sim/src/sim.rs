@@ -200,8 +200,8 @@ pub enum LedgerEntry {
 /// What one agent's screen keeps in its JavaScript variables between polls.
 #[derive(Debug, Default)]
 pub(crate) struct Screen {
-    /// Epoch field of the last `external_dial` handled (the screen ignores a repeat).
-    pub last_dial_epoch: Option<String>,
+    /// The last `external_dial` request handled (the screen ignores a repeat).
+    pub last_dial: Option<String>,
     /// The last `external_pause` value handled.
     pub last_pause: Option<String>,
     /// The live (or ringing) customer call.
