@@ -1,6 +1,6 @@
 //! The agent login screen: VICIdial user and password.
 
-use dialdeck_shared::{LoginRequest, RuntimeConfig};
+use dialdeck_shared::{AgentProfile, LoginRequest, RuntimeConfig};
 use leptos::prelude::*;
 
 use crate::shell::http;
@@ -12,6 +12,8 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let agent = use_context::<super::Agent>();
+    let screen_password = use_context::<super::ScreenPassword>();
 
     let available = move || config.get().is_some_and(|c| c.login_available);
     let notice = move || match config.get() {
@@ -36,11 +38,18 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let result =
-                http::post_json::<_, serde_json_value::Ignored>("/api/login", &request).await;
+            let result = http::post_json::<_, AgentProfile>("/api/login", &request).await;
             busy.set(false);
-            if let Err(err) = result {
-                error.set(Some(err.to_string()));
+            match result {
+                Ok(profile) => {
+                    if let Some(p) = screen_password {
+                        p.0.set(Some(request.password));
+                    }
+                    if let Some(agent) = agent {
+                        agent.set(Some(profile));
+                    }
+                }
+                Err(err) => error.set(Some(err.to_string())),
             }
         });
     };
@@ -63,10 +72,4 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             </form>
         </section>
     }
-}
-
-mod serde_json_value {
-    /// Accepts any JSON answer and keeps nothing of it.
-    #[derive(serde::Deserialize)]
-    pub struct Ignored {}
 }

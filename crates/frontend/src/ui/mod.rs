@@ -1,14 +1,24 @@
 //! Leptos components. They read signals and send commands; they never call web-sys.
 
+mod desk;
 mod login;
+mod modal;
 mod status;
 
-use dialdeck_shared::RuntimeConfig;
+use dialdeck_shared::{AgentProfile, RuntimeConfig};
 use leptos::prelude::*;
 
 use crate::shell::http::{self, HttpError};
 
-pub use self::{login::LoginScreen, status::StatusLine};
+pub use self::{desk::Desk, login::LoginScreen, status::StatusLine};
+
+/// The logged-in agent, once `/api/me` or `/api/login` says who it is.
+pub type Agent = RwSignal<Option<AgentProfile>>;
+
+/// The password the agent typed at login, kept in memory only, to log VICIdial's own agent
+/// screen in (it is never stored, and a reload asks for it again).
+#[derive(Clone, Copy)]
+pub struct ScreenPassword(pub RwSignal<Option<String>>);
 
 /// Where the app stands with its own server.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +42,15 @@ pub fn App() -> impl IntoView {
         };
         set_link.set(next);
     });
+    let agent: Agent = RwSignal::new(None);
+    let password = ScreenPassword(RwSignal::new(None));
+    provide_context(agent);
+    provide_context(password);
+    leptos::task::spawn_local(async move {
+        if let Ok(Some(profile)) = http::get_json::<Option<AgentProfile>>("/api/me").await {
+            agent.set(Some(profile));
+        }
+    });
     let config = Signal::derive(move || match link.get() {
         ServerLink::Connected(cfg) => Some(cfg),
         _ => None,
@@ -42,7 +61,10 @@ pub fn App() -> impl IntoView {
                 <span class="brand">"dialdeck"</span>
             </header>
             <main class="content">
-                <LoginScreen config=config />
+                {move || match agent.get() {
+                    Some(profile) => view! { <Desk profile=profile password=password.0 /> }.into_any(),
+                    None => view! { <LoginScreen config=config /> }.into_any(),
+                }}
             </main>
             <StatusLine link=link />
         </div>

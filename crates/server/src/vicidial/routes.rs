@@ -261,11 +261,22 @@ async fn logout(
     Ok(resp)
 }
 
-/// `GET /api/me`: the logged-in agent's profile and phone.
-async fn me(
-    State(state): State<AppState>,
-    CurrentAgent(agent): CurrentAgent,
-) -> Result<Response, ApiError> {
+/// `GET /api/me`: the logged-in agent's profile and phone, or `204 No Content` when the browser
+/// has no session (the page then shows the login form; not an error).
+async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let mut parts = axum::http::Request::get("/api/me")
+        .body(())
+        .expect("request")
+        .into_parts()
+        .0;
+    parts.headers = headers;
+    let session = match session::token_from(&parts) {
+        Some(token) => session::lookup(state.store(), &token).await?,
+        None => None,
+    };
+    let Some(agent) = session else {
+        return Ok(no_store(StatusCode::NO_CONTENT.into_response()));
+    };
     let v = vicidial(&state)?;
     let campaign = agent
         .campaign_id
