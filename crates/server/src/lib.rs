@@ -72,6 +72,7 @@ impl AppState {
         self.outbox().start_workers();
         if let Some(v) = &self.inner.vicidial {
             tokio::spawn(vicidial::live::run(v.clone(), self.store().clone()));
+            tokio::spawn(vicidial::deadline::run(self.clone()));
         }
     }
 

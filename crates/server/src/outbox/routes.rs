@@ -101,6 +101,9 @@ pub struct Backlog {
     pub jobs: Vec<BacklogRow>,
     /// Agents whose call ended without a disposition yet.
     pub wrapups: Vec<WrapupRow>,
+    /// Recent wrap-ups that passed their campaign's deadline with the agent's tab closed, and
+    /// got the fallback status.
+    pub expired: Vec<crate::vicidial::deadline::ExpiredWrapup>,
 }
 
 /// One line of [`Backlog::jobs`].
@@ -123,6 +126,8 @@ pub struct WrapupRow {
     pub lead_id: i64,
     /// Seconds since the call ended.
     pub seconds: i64,
+    /// Whether the agent's tab is open (following its live state).
+    pub tab_open: bool,
 }
 
 async fn admin_backlog(
@@ -143,12 +148,18 @@ async fn admin_backlog(
         .await?
         .into_iter()
         .map(|w| WrapupRow {
+            tab_open: state.vicidial().is_some_and(|v| v.live.is_watched(&w.user)),
             user: w.user,
             lead_id: w.lead_id,
             seconds: now - w.ended_at,
         })
         .collect();
-    Ok(Json(Backlog { jobs, wrapups }))
+    let expired = crate::vicidial::deadline::recent(state.store(), 200).await?;
+    Ok(Json(Backlog {
+        jobs,
+        wrapups,
+        expired,
+    }))
 }
 
 async fn admin_failures(

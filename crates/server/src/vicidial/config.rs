@@ -81,6 +81,25 @@ pub struct VicidialArgs {
         default_value_t = 45
     )]
     pub reconcile_secs: u64,
+    /// Per-campaign wrap-up deadlines, comma-separated `CAMPAIGN=SECONDS:STATUS` (e.g.
+    /// `TESTCAMP=300:N`): when a call has waited that long for its disposition and the agent's
+    /// tab is gone, the server applies STATUS (a selectable status of the campaign) and pauses
+    /// the agent. Campaigns not listed have no deadline.
+    #[arg(
+        long = "wrapup-deadlines",
+        env = "DIALDECK_WRAPUP_DEADLINES",
+        value_delimiter = ','
+    )]
+    pub wrapup_deadlines: Vec<String>,
+}
+
+/// A campaign's wrap-up deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrapupDeadline {
+    /// Seconds after the call ended.
+    pub secs: u64,
+    /// The fallback status applied.
+    pub status: String,
 }
 
 impl VicidialArgs {
@@ -98,8 +117,44 @@ impl VicidialArgs {
         Some(format!("{}{}", &url[..scheme_end], &rest[..host_end]))
     }
 
+    /// The deadline of `campaign_id`, if it has one.
+    pub fn wrapup_deadline(&self, campaign_id: &str) -> Option<WrapupDeadline> {
+        self.wrapup_deadlines.iter().find_map(|d| {
+            let (campaign, rest) = d.split_once('=')?;
+            let (secs, status) = rest.split_once(':')?;
+            if campaign.trim() != campaign_id {
+                return None;
+            }
+            Some(WrapupDeadline {
+                secs: secs.trim().parse().ok()?,
+                status: status.trim().to_string(),
+            })
+        })
+    }
+
     /// Checks the values clap cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for d in &self.wrapup_deadlines {
+            let ok = d.split_once('=').and_then(|(c, rest)| {
+                let (secs, status) = rest.split_once(':')?;
+                let secs: u64 = secs.trim().parse().ok()?;
+                let status = status.trim();
+                (!c.trim().is_empty()
+                    && c.trim().len() <= 8
+                    && secs >= 1
+                    && (1..=6).contains(&status.len())
+                    && status
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+                .then_some(())
+            });
+            if ok.is_none() {
+                return Err(ConfigError {
+                    variable: "DIALDECK_WRAPUP_DEADLINES",
+                    problem: format!("{d:?} is not CAMPAIGN=SECONDS:STATUS (whole seconds, a VICIdial status code)"),
+                });
+            }
+        }
         if self.db_url.is_some() {
             if self.web_url.is_none() {
                 return Err(ConfigError {

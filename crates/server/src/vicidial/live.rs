@@ -16,6 +16,7 @@ use super::{db, db::LiveRow, Vicidial};
 /// The last rows read, and a channel announcing which agent's row changed.
 pub struct LiveHub {
     rows: Mutex<HashMap<String, LiveRow>>,
+    watchers: Arc<Mutex<HashMap<String, usize>>>,
     changed: broadcast::Sender<String>,
     healthy: std::sync::atomic::AtomicBool,
 }
@@ -24,6 +25,7 @@ impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
             rows: Mutex::new(HashMap::new()),
+            watchers: Arc::default(),
             changed: broadcast::channel(4096).0,
             healthy: std::sync::atomic::AtomicBool::new(false),
         }
@@ -44,6 +46,30 @@ impl LiveHub {
     /// Tells subscribers `user`'s state changed for another reason (wrap-up started or ended).
     pub fn touch(&self, user: &str) {
         let _ = self.changed.send(user.to_string());
+    }
+
+    /// Records that a browser tab of `user` follows its state (an open event stream) until the
+    /// guard is dropped.
+    pub fn watch(&self, user: &str) -> WatchGuard {
+        *self
+            .watchers
+            .lock()
+            .expect("watchers")
+            .entry(user.to_string())
+            .or_default() += 1;
+        WatchGuard {
+            user: user.to_string(),
+            watchers: self.watchers.clone(),
+        }
+    }
+
+    /// Whether a tab of `user` is open (has its event stream connected).
+    pub fn is_watched(&self, user: &str) -> bool {
+        self.watchers
+            .lock()
+            .expect("watchers")
+            .get(user)
+            .is_some_and(|n| *n > 0)
     }
 
     /// Whether the last read of VICIdial's database succeeded.
@@ -71,6 +97,24 @@ impl LiveHub {
         }
         std::mem::swap(&mut *map, &mut fresh);
         changes
+    }
+}
+
+/// An open event stream of one agent's tab; dropping it closes it.
+pub struct WatchGuard {
+    user: String,
+    watchers: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut w = self.watchers.lock().expect("watchers");
+        if let Some(n) = w.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                w.remove(&self.user);
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod live;
 pub mod routes;
 pub mod target;

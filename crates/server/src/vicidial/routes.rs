@@ -406,6 +406,7 @@ async fn events(
     let mut rx = v.live.subscribe();
     let user = agent.user.clone();
     let stream = async_stream(move |tx| async move {
+        let _watch = v.live.watch(&user);
         let mut last: Option<AgentState> = None;
         loop {
             if let Ok(s) = agent_state(&state, &v, &user).await {
@@ -420,7 +421,8 @@ async fn events(
                     last = Some(s);
                 }
             }
-            // Wake on a change of this agent, or every 5 s (wrap-up changes made elsewhere).
+            // Wake on a change of this agent, or every 5 s (wrap-up changes made elsewhere);
+            // end as soon as the tab is gone.
             let wait = async {
                 loop {
                     match rx.recv().await {
@@ -431,7 +433,10 @@ async fn events(
                     }
                 }
             };
-            let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::timeout(Duration::from_secs(5), wait) => {}
+            }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

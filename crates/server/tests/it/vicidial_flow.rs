@@ -88,17 +88,19 @@ impl Lab {
     ) -> DispositionAccepted {
         let mut last = Value::Null;
         for _ in 0..secs * 20 {
-            let (_, body) = self
+            let (code, body) = self
                 .app
                 .get(cookie, &format!("/api/dispositions/{id}"))
                 .await;
-            let acc: DispositionAccepted = serde_json::from_value(body.clone()).unwrap();
-            if acc
-                .targets
-                .iter()
-                .any(|t| t.target == "vicidial" && t.state == want)
-            {
-                return acc;
+            if code == 200 {
+                let acc: DispositionAccepted = serde_json::from_value(body.clone()).unwrap();
+                if acc
+                    .targets
+                    .iter()
+                    .any(|t| t.target == "vicidial" && t.state == want)
+                {
+                    return acc;
+                }
             }
             last = body;
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -493,4 +495,87 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
         "{body}"
     );
     assert!(!body.to_string().contains("apipass"));
+}
+
+#[tokio::test]
+async fn an_abandoned_wrapup_gets_the_campaigns_fallback_after_its_deadline() {
+    let lab = lab("TESTCAMP", &["--wrapup-deadlines", "TESTCAMP=2:N"]).await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    // Bea keeps her tab open (its event stream is connected): no deadline for her.
+    sqlx::query("UPDATE vicidial_users SET pass = 'beapass1' WHERE user = '1002'")
+        .execute(&lab.db)
+        .await
+        .unwrap();
+    let bea = lab
+        .logged_in("1002", "beapass1", "TESTCAMP", "cc1002")
+        .await;
+    let mut bea_tab = lab
+        .app
+        .http
+        .get(format!("{}/api/agent/events", lab.app.url))
+        .header("cookie", &bea)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bea_tab.status().as_u16(), 200);
+    let first = bea_tab.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: state"));
+
+    let (lead, call_id) = lab.call(&ada, json!({"lead_id": 2})).await;
+    let (bea_lead, _) = lab.call(&bea, json!({"lead_id": 4})).await;
+    // Ada's tab is gone (no event stream): after 2 s the server applies N and pauses her.
+    let acc = lab.wait_target(&ada, &call_id, TargetState::Done, 20).await;
+    assert_eq!(acc.id, call_id);
+    assert_eq!(
+        lab.scalar("SELECT status FROM vicidial_list WHERE lead_id = 2")
+            .await,
+        "N"
+    );
+    assert_eq!(lab.screen_dispos(lead), vec!["N".to_string()]);
+    assert!(lab.app.agent_state(&ada).await.wrapup.is_none());
+    let paused = lab
+        .sim
+        .ledger()
+        .iter()
+        .any(|e| matches!(e, LedgerEntry::ApiRequest { function, agent_user, .. } if function == "external_pause" && agent_user == "1001"));
+    assert!(paused, "the agent was paused");
+    // Admins see it; Bea, with her tab open, is still in wrap-up past the deadline.
+    let token = dialdeck_server::session::create(
+        lab.app.state.store(),
+        "admin",
+        9,
+        Some("TESTCAMP"),
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let (code, backlog) = lab
+        .app
+        .get(&format!("dialdeck_session={token}"), "/api/admin/outbox")
+        .await;
+    assert_eq!(code, 200, "{backlog}");
+    assert_eq!(backlog["expired"][0]["user"], "1001", "{backlog}");
+    assert_eq!(backlog["expired"][0]["status"], "N");
+    let bea_row = backlog["wrapups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["user"] == "1002")
+        .cloned()
+        .unwrap();
+    assert_eq!(bea_row["tab_open"], true, "{backlog}");
+    assert_eq!(bea_row["lead_id"].as_i64(), Some(bea_lead));
+    assert!(lab.app.agent_state(&bea).await.wrapup.is_some());
+    // Her tab closes: the deadline applies to her too.
+    drop(bea_tab);
+    lab.app.wait_state(&bea, |s| s.wrapup.is_none()).await;
+    for _ in 0..200 {
+        if !lab.screen_dispos(bea_lead).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lab.screen_dispos(bea_lead), vec!["N".to_string()]);
 }
