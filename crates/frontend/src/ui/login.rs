@@ -1,6 +1,6 @@
 //! The agent login screen: VICIdial user and password.
 
-use dialdeck_shared::{LoginRequest, RuntimeConfig};
+use dialdeck_shared::{AgentProfile, LoginRequest, RuntimeConfig};
 use leptos::prelude::*;
 
 use crate::shell::http;
@@ -33,14 +33,19 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             error.set(Some("Enter your agent user and password.".into()));
             return;
         }
+        let agent = use_context::<super::Agent>();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
-            let result =
-                http::post_json::<_, serde_json_value::Ignored>("/api/login", &request).await;
+            let result = http::post_json::<_, AgentProfile>("/api/login", &request).await;
             busy.set(false);
-            if let Err(err) = result {
-                error.set(Some(err.to_string()));
+            match result {
+                Ok(profile) => {
+                    if let Some(agent) = agent {
+                        agent.set(Some(profile));
+                    }
+                }
+                Err(err) => error.set(Some(err.to_string())),
             }
         });
     };
@@ -63,10 +68,4 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             </form>
         </section>
     }
-}
-
-mod serde_json_value {
-    /// Accepts any JSON answer and keeps nothing of it.
-    #[derive(serde::Deserialize)]
-    pub struct Ignored {}
 }

@@ -1,14 +1,18 @@
 //! Leptos components. They read signals and send commands; they never call web-sys.
 
 mod login;
+mod phone;
 mod status;
 
-use dialdeck_shared::RuntimeConfig;
+use dialdeck_shared::{AgentProfile, RuntimeConfig};
 use leptos::prelude::*;
 
 use crate::shell::http::{self, HttpError};
 
-pub use self::{login::LoginScreen, status::StatusLine};
+pub use self::{login::LoginScreen, phone::PhonePanel, status::StatusLine};
+
+/// The logged-in agent, once `/api/me` or `/api/login` says who it is.
+pub type Agent = RwSignal<Option<AgentProfile>>;
 
 /// Where the app stands with its own server.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +36,13 @@ pub fn App() -> impl IntoView {
         };
         set_link.set(next);
     });
+    let agent: Agent = RwSignal::new(None);
+    provide_context(agent);
+    leptos::task::spawn_local(async move {
+        if let Ok(profile) = http::get_json::<AgentProfile>("/api/me").await {
+            agent.set(Some(profile));
+        }
+    });
     let config = Signal::derive(move || match link.get() {
         ServerLink::Connected(cfg) => Some(cfg),
         _ => None,
@@ -42,7 +53,10 @@ pub fn App() -> impl IntoView {
                 <span class="brand">"dialdeck"</span>
             </header>
             <main class="content">
-                <LoginScreen config=config />
+                {move || match agent.get() {
+                    Some(profile) => view! { <PhonePanel config=profile.phone /> }.into_any(),
+                    None => view! { <LoginScreen config=config /> }.into_any(),
+                }}
             </main>
             <StatusLine link=link />
         </div>
