@@ -90,7 +90,8 @@ impl Phone {
             Ok(v) => Ok(v.as_str().unwrap_or_default().to_string()),
             Err(e) => {
                 let now = self.text("phone-call").await.unwrap_or_default();
-                bail!("{e:#}; the phone shows {now:?}")
+                let notice = self.text("phone-notice").await.unwrap_or_default();
+                bail!("{e:#}; the phone shows {now:?} (notice: {notice:?})")
             }
         }
     }
@@ -303,6 +304,154 @@ fn without_candidates_the_call_fails_fast_with_a_clear_error() {
                 !lab.sip_dump().contains("INVITE sip:"),
                 "no INVITE without a usable offer"
             );
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+impl Phone {
+    /// The quality panel's data attribute `name` (camelCase), or "" before the first sample.
+    async fn quality(&self, name: &str) -> anyhow::Result<String> {
+        let v = self
+            .browser
+            .execute(
+                "const q = document.getElementById('phone-quality'); \
+                 return q ? (q.dataset[arguments[0]] || '') : '';",
+                json!([name]),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+}
+
+/// Test 3: a call to a plain-RTP SIPp party through rtpengine, negotiated to PCMU; the echo
+/// of our own (beeping) microphone comes back.
+#[test]
+fn calls_a_plain_rtp_party_through_rtpengine_with_pcmu_and_hears_the_echo() {
+    let Some(_ns) =
+        lab::run_in_netns("calls_a_plain_rtp_party_through_rtpengine_with_pcmu_and_hears_the_echo")
+    else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let lab = Lab::start(true)?;
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
+            a.wait_registered().await?;
+            let sipp = Sipp::start(&lab, "echo", include_str!("../lab/sipp/uas-echo.xml"), true)?;
+            a.dial("sipp").await?;
+            a.wait_call("established", SECS(15)).await?;
+            let (packets, level) = a.wait_audio_in(SECS(15)).await?;
+            println!("echo: {packets} packets back, level {level}");
+            assert_eq!(a.quality("codec").await?, "PCMU");
+            a.click("phone-hangup").await?;
+            a.wait_call("ended", SECS(10)).await?;
+            let messages = sipp.wait(SECS(10)).context("SIPp echo scenario")?;
+            assert!(
+                messages.contains("RTP/AVP"),
+                "SIPp got a plain-RTP offer from rtpengine"
+            );
+            assert!(!messages.contains("a=fingerprint"), "no DTLS towards SIPp");
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// Test 4: DTMF 1, 2, 3 arrive at SIPp (which answers without telephone-event, so the phone
+/// sends SIP INFO; the scenario fails unless each digit arrives in order).
+#[test]
+fn dtmf_digits_arrive_at_sipp() {
+    let Some(_ns) = lab::run_in_netns("dtmf_digits_arrive_at_sipp") else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let lab = Lab::start(true)?;
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
+            a.wait_registered().await?;
+            let sipp = Sipp::start(
+                &lab,
+                "dtmf",
+                include_str!("../lab/sipp/uas-dtmf-info.xml"),
+                true,
+            )?;
+            a.dial("sipp").await?;
+            a.wait_call("established", SECS(15)).await?;
+            for d in ["1", "2", "3"] {
+                a.click(&format!("phone-dtmf-{d}")).await?;
+            }
+            a.browser
+                .wait_for(
+                    "document.getElementById('phone-dtmf-sent')?.textContent === '123'",
+                    SECS(5),
+                    "digits shown as sent",
+                )
+                .await?;
+            // The INFOs go one at a time; give the last one its 200 before hanging up.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            a.click("phone-hangup").await?;
+            a.wait_call("ended", SECS(10)).await?;
+            let messages = sipp.wait(SECS(10)).context("SIPp DTMF scenario")?;
+            let infos = messages.matches("INFO sip:").count();
+            assert_eq!(infos, 3, "three INFO requests reached SIPp");
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// Test 5: Kamailio (and with it the phone's WebSocket) is killed mid-call and started
+/// again: the phone shows "reconnecting", registers again, and recovers the call with an ICE
+/// restart re-INVITE (through rtpengine to SIPp), after which audio flows again.
+#[test]
+fn a_call_survives_kamailio_restarting_mid_call() {
+    let Some(_ns) = lab::run_in_netns("a_call_survives_kamailio_restarting_mid_call") else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let mut lab = Lab::start(true)?;
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
+            a.wait_registered().await?;
+            let sipp = Sipp::start(
+                &lab,
+                "reinvite",
+                include_str!("../lab/sipp/uas-echo-reinvite.xml"),
+                true,
+            )?;
+            a.dial("sipp").await?;
+            a.wait_call("established", SECS(15)).await?;
+            a.wait_audio_in(SECS(15)).await?;
+
+            lab.restart_kamailio(Duration::from_secs(2))?;
+            let shown = a.wait_call("reconnecting", SECS(10)).await?;
+            assert!(shown.starts_with("Reconnecting"), "{shown}");
+            a.wait_registered().await?;
+            let recovered = Instant::now();
+            a.wait_call("established", SECS(20)).await?;
+            println!("recovered {:?} after registering again", recovered.elapsed());
+            let notice = a.text("phone-notice").await?;
+            assert!(notice.contains("recovered"), "{notice}");
+            let before: u64 = a.quality("packetsReceived").await?.parse().unwrap_or(0);
+            a.browser
+                .wait_for(
+                    &format!(
+                        "Number(document.getElementById('phone-quality')?.dataset.packetsReceived) > {}",
+                        before + 50
+                    ),
+                    SECS(10),
+                    "audio flowing after the ICE restart",
+                )
+                .await?;
+            a.click("phone-hangup").await?;
+            a.wait_call("ended", SECS(10)).await?;
+            sipp.wait(SECS(10)).context("SIPp re-INVITE scenario")?;
+            assert!(lab.sip_dump().matches("REGISTER sip:").count() >= 4);
             anyhow::Ok(())
         })
         .unwrap();

@@ -28,6 +28,8 @@ pub struct RawStats {
     pub rtt_s: Option<f64>,
     /// The transport's DTLS state.
     pub dtls_state: String,
+    /// The codec heard (`opus`, `PCMU`, ...).
+    pub codec: String,
 }
 
 /// What the UI shows about the call's audio, updated about once a second.
@@ -51,6 +53,8 @@ pub struct Quality {
     pub packets_sent: u64,
     /// DTLS state of the transport.
     pub dtls_state: String,
+    /// The codec heard.
+    pub codec: String,
 }
 
 /// A one-way-audio alarm.
@@ -168,6 +172,7 @@ impl Monitor {
             packets_received: s.packets_received,
             packets_sent: s.packets_sent,
             dtls_state: s.dtls_state.clone(),
+            codec: s.codec.clone(),
         };
         self.last = Some(s);
         (q, alarm)

@@ -330,8 +330,13 @@ impl Peer {
 
     /// Applies the remote answer to our offer.
     pub async fn apply_answer(&self, sdp: &str) -> Result<(), MediaError> {
+        let local = self
+            .pc
+            .local_description()
+            .map(|d| d.sdp())
+            .unwrap_or_default();
         let desc = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-        desc.set_sdp(sdp);
+        desc.set_sdp(&bundle_single_section(sdp, &local));
         JsFuture::from(self.pc.set_remote_description(&desc))
             .await
             .map(|_| ())
@@ -480,6 +485,39 @@ fn set_codec_preferences(transceiver: &RtcRtpTransceiver) {
     }
 }
 
+/// With max-bundle, Chromium refuses an answer that drops our BUNDLE group. Gateways that
+/// do not do BUNDLE (rtpengine 10.5, Asterisk without `bundle=yes`) answer our single audio
+/// section without `a=group:BUNDLE` (and sometimes without `a=mid`); for one section that is
+/// the same thing, so the group (and the offer's mid) is added.
+fn bundle_single_section(answer: &str, offer: &str) -> String {
+    let sections = answer.lines().filter(|l| l.starts_with("m=")).count();
+    let mid = offer
+        .lines()
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .map(str::trim);
+    let (Some(mid), 1) = (mid, sections) else {
+        return answer.to_string();
+    };
+    if answer.contains("a=group:BUNDLE") {
+        return answer.to_string();
+    }
+    let has_mid = answer.contains("a=mid:");
+    let mut out = String::with_capacity(answer.len() + 40);
+    for line in answer.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with("m=") {
+            out.push_str(&format!("a=group:BUNDLE {mid}\r\n{line}\r\n"));
+            if !has_mid {
+                out.push_str(&format!("a=mid:{mid}\r\n"));
+            }
+        } else if !line.is_empty() {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
 /// `iceConnectionState` -> `oniceconnectionstatechange`.
 fn state_handler(prop: &str) -> String {
     format!(
@@ -516,5 +554,29 @@ impl Peer {
 impl Drop for Peer {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bundle_single_section;
+
+    const OFFER: &str = "v=0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\na=mid:0\r\n";
+
+    #[test]
+    fn an_answer_without_bundle_gets_the_group_and_the_mid() {
+        let answer = "v=0\r\ns=-\r\nt=0 0\r\nm=audio 30000 UDP/TLS/RTP/SAVPF 0\r\na=sendrecv\r\n";
+        let fixed = bundle_single_section(answer, OFFER);
+        assert!(
+            fixed.contains("t=0 0\r\na=group:BUNDLE 0\r\nm=audio 30000"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("m=audio 30000 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n"));
+    }
+
+    #[test]
+    fn a_bundled_answer_is_left_alone() {
+        let answer = "v=0\r\nt=0 0\r\na=group:BUNDLE 0\r\nm=audio 1 RTP/SAVPF 0\r\na=mid:0\r\n";
+        assert_eq!(bundle_single_section(answer, OFFER), answer);
     }
 }

@@ -23,11 +23,24 @@ pub fn read(report: &JsValue, at_ms: f64) -> RawStats {
         ..RawStats::default()
     }));
     let cell = acc.clone();
+    // codec id -> mimeType, and the inbound stream's codec id, resolved at the end.
+    let codecs = std::rc::Rc::new(std::cell::RefCell::new((
+        Vec::<(String, String)>::new(),
+        String::new(),
+    )));
+    let codecs2 = codecs.clone();
     let cb = Closure::<dyn FnMut(JsValue)>::new(move |stat: JsValue| {
         let mut s = cell.borrow_mut();
         let kind = text(&stat, "kind");
         match text(&stat, "type").as_str() {
+            "codec" => {
+                codecs2
+                    .borrow_mut()
+                    .0
+                    .push((text(&stat, "id"), text(&stat, "mimeType")));
+            }
             "inbound-rtp" if kind == "audio" => {
+                codecs2.borrow_mut().1 = text(&stat, "codecId");
                 s.packets_received = num(&stat, "packetsReceived").unwrap_or(0.0) as u64;
                 s.bytes_received = num(&stat, "bytesReceived").unwrap_or(0.0) as u64;
                 s.packets_lost = num(&stat, "packetsLost").unwrap_or(0.0) as i64;
@@ -70,6 +83,10 @@ pub fn read(report: &JsValue, at_ms: f64) -> RawStats {
         let _ = for_each.call1(report, cb.as_ref());
     }
     drop(cb);
-    let s = acc.borrow().clone();
+    let mut s = acc.borrow().clone();
+    let (list, id) = &*codecs.borrow();
+    if let Some((_, mime)) = list.iter().find(|(i, _)| i == id) {
+        s.codec = mime.trim_start_matches("audio/").to_string();
+    }
     s
 }

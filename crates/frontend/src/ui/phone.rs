@@ -72,7 +72,9 @@ pub fn PhonePanel(config: PhoneConfig) -> impl IntoView {
                     data-level-in=format!("{:.4}", q.level_in)
                     data-level-out=format!("{:.4}", q.level_out)
                     data-mos=format!("{:.2}", q.mos)
-                    data-dtls=q.dtls_state.clone()>
+                    data-dtls=q.dtls_state.clone()
+                    data-codec=q.codec.clone()>
+                    <dt>"Codec"</dt><dd>{q.codec.clone()}</dd>
                     <dt>"MOS"</dt><dd>{format!("{:.1}", q.mos)}</dd>
                     <dt>"RTT"</dt><dd>{rtt}</dd>
                     <dt>"Jitter"</dt><dd>{format!("{:.0} ms", q.jitter_ms)}</dd>
