@@ -55,6 +55,10 @@ pub struct Config {
     /// The disposition outbox (`DIALDECK_OUTBOX_*`).
     #[command(flatten)]
     pub outbox: crate::outbox::OutboxArgs,
+
+    /// VICIdial (`DIALDECK_VICIDIAL_*`); off unless its database URL is set.
+    #[command(flatten)]
+    pub vicidial: crate::vicidial::VicidialArgs,
 }
 
 /// A configuration value that cannot be used, named by its environment variable.
@@ -98,7 +102,16 @@ impl Config {
         }
         self.ghl.validate()?;
         self.outbox.validate()?;
+        self.vicidial.validate()?;
         Ok(())
+    }
+
+    /// The VICIdial web origin allowed to be framed: `DIALDECK_VICIDIAL_WEB_ORIGIN`, or the
+    /// origin of `DIALDECK_VICIDIAL_WEB_URL`.
+    pub fn frame_origin(&self) -> Option<String> {
+        self.vicidial_web_origin
+            .clone()
+            .or_else(|| self.vicidial.web_origin())
     }
 
     /// The URL agents open, for the start-up log line.

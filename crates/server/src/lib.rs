@@ -11,6 +11,7 @@ pub mod http;
 pub mod outbox;
 pub mod session;
 pub mod store;
+pub mod vicidial;
 pub mod wrapup;
 
 use std::{sync::Arc, time::Duration};
@@ -31,18 +32,52 @@ struct Inner {
     config: Config,
     store: SqlitePool,
     outbox: Arc<outbox::Outbox>,
+    vicidial: Option<Arc<vicidial::Vicidial>>,
 }
 
 impl AppState {
     /// Builds the state from a validated configuration and an open store, with the
     /// disposition targets the configuration turns on.
     pub fn new(config: Config, store: SqlitePool) -> anyhow::Result<AppState> {
-        let mut targets: Vec<Arc<dyn disposition::DispositionTarget>> = Vec::new();
+        let vicidial = vicidial::Vicidial::from_args(&config.vicidial)?;
+        AppState::with_vicidial(config, store, vicidial, Vec::new())
+    }
+
+    /// Builds the state with an explicit VICIdial connection and extra targets (tests).
+    pub fn with_vicidial(
+        config: Config,
+        store: SqlitePool,
+        vicidial: Option<Arc<vicidial::Vicidial>>,
+        extra_targets: Vec<Arc<dyn disposition::DispositionTarget>>,
+    ) -> anyhow::Result<AppState> {
+        let mut targets: Vec<Arc<dyn disposition::DispositionTarget>> = extra_targets;
         if let Some(ghl) = ghl::GhlTarget::from_config(&config.ghl, store.clone())? {
             targets.push(Arc::new(ghl));
         }
-        let outbox = outbox::Outbox::new(store.clone(), targets, None, config.outbox.clone());
-        Ok(AppState::with_outbox(config, store, outbox))
+        let mut context: Option<Arc<dyn disposition::CallContext>> = None;
+        if let Some(v) = &vicidial {
+            targets.push(Arc::new(vicidial::target::VicidialTarget::new(v.clone())));
+            context = Some(v.clone());
+        }
+        let outbox = outbox::Outbox::new(store.clone(), targets, context, config.outbox.clone());
+        let mut state = AppState::with_outbox(config, store, outbox);
+        Arc::get_mut(&mut state.inner)
+            .expect("fresh state")
+            .vicidial = vicidial;
+        Ok(state)
+    }
+
+    /// Starts the background tasks: outbox workers and the VICIdial live-state poller.
+    pub fn start_background(&self) {
+        self.outbox().start_workers();
+        if let Some(v) = &self.inner.vicidial {
+            tokio::spawn(vicidial::live::run(v.clone(), self.store().clone()));
+        }
+    }
+
+    /// The VICIdial connection, when configured.
+    pub fn vicidial(&self) -> Option<&Arc<vicidial::Vicidial>> {
+        self.inner.vicidial.as_ref()
     }
 
     /// Builds the state around an outbox assembled by the caller (tests inject their own
@@ -53,6 +88,7 @@ impl AppState {
                 config,
                 store,
                 outbox,
+                vicidial: None,
             }),
         }
     }
@@ -91,7 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("this binary was built without the frontend; run `cargo xtask build`");
     }
     let state = AppState::new(config, store.clone())?;
-    state.outbox().start_workers();
+    state.start_background();
     tracing::info!(%url, "dialdeck is listening");
     println!("dialdeck is listening on {url}");
 

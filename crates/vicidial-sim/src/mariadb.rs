@@ -32,7 +32,9 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 impl MariaDb {
     /// The server shared by this test process, started on first use.
     pub fn shared() -> &'static MariaDb {
-        SHARED.get_or_init(|| MariaDb::start().expect("MariaDB starts (is mariadb-server installed?)"))
+        SHARED.get_or_init(|| {
+            MariaDb::start().expect("MariaDB starts (is mariadb-server installed?)")
+        })
     }
 
     /// Initialises a data directory and starts `mariadbd`, waiting until it accepts
@@ -41,12 +43,20 @@ impl MariaDb {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let out = Command::new("mariadb-install-db")
-            .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--user=root",
+            ])
             .arg(format!("--datadir={}", data.display()))
             .output()
             .context("mariadb-install-db (Debian package mariadb-server)")?;
         if !out.status.success() {
-            bail!("mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "mariadb-install-db failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let port = free_port()?;
         let sock = dir.path().join("mysqld.sock");
@@ -81,7 +91,8 @@ impl MariaDb {
                 break;
             }
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(db.dir.path().join("error.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(db.dir.path().join("error.log")).unwrap_or_default();
                 bail!("MariaDB did not accept connections within 30 s: {ready:?}\n{log}");
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -109,20 +120,34 @@ impl MariaDb {
 
     /// A `mysql://` URL for `database` (socket), as the server's configuration takes it.
     pub fn url(&self, database: &str) -> String {
-        format!("mysql://root@localhost/{database}?socket={}", self.socket().display())
+        format!(
+            "mysql://root@localhost/{database}?socket={}",
+            self.socket().display()
+        )
     }
 
     /// Creates a new empty database with VICIdial's schema loaded; returns its name.
     pub async fn fresh_database(&self) -> anyhow::Result<String> {
-        let name = format!("t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "t_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
         let mut admin = self.options("mysql").connect().await?;
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
         let mut conn = self.options(&name).connect().await?;
-        conn.execute("SET SESSION explicit_defaults_for_timestamp = 0").await?;
-        conn.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'").await?;
+        conn.execute("SET SESSION explicit_defaults_for_timestamp = 0")
+            .await?;
+        conn.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+            .await?;
         let schema = std::fs::read_to_string(schema_path())
             .with_context(|| format!("VICIdial schema at {}", schema_path().display()))?;
-        sqlx::raw_sql(&schema).execute(&mut conn).await.context("loading vicidial-schema.sql")?;
+        sqlx::raw_sql(&schema)
+            .execute(&mut conn)
+            .await
+            .context("loading vicidial-schema.sql")?;
         Ok(name)
     }
 }
@@ -132,9 +157,14 @@ impl MariaDb {
 pub fn schema_path() -> PathBuf {
     std::env::var_os("DIALDECK_VICIDIAL_SCHEMA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/vicidial-schema.sql"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/reference/vicidial-schema.sql")
+        })
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

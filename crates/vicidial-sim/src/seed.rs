@@ -2,9 +2,17 @@
 //!
 //! Agents (`vicidial_users`): `1001` (plain password, manual dial allowed, phone `cc1001`),
 //! `1002` (bcrypt password per VICIdial's `pass_hash`, phone `cc1002`), `1003` (inactive),
-//! `1004` (locked out: 10 failed logins a minute ago), `admin` (level 9). Campaign `TESTCAMP`
-//! with a campaign status `CB` (scheduled callback) and its own `SALE` override. System
-//! statuses come from the schema's own seed block. Leads 1..=5 in list 101.
+//! `1004` (locked out: 10 failed logins a minute ago), `1005` (not allowed to place manual
+//! calls: `agentcall_manual='0'`, phone `cc1005`), `admin` (level 9, no API access),
+//! `apiuser`/`apipass` (level 8, API-only, Agent and Non-Agent API rights; its
+//! `last_login_date` is the seed time, so ten bad API passwords lock it for 15 minutes).
+//! The Agent API is on (`vdc_agent_api_active='1'`).
+//!
+//! Campaigns: `TESTCAMP` (manual dial, `api_manual_dial='STANDARD'`, logins without hopper
+//! leads, manual leads in list 998, no DNC lists) with a campaign status `CB` (scheduled
+//! callback) and its own `SALE` override; `DNCCAMP` (the same, with `use_internal_dnc='Y'`,
+//! `use_campaign_dnc='Y'` and `manual_dial_filter='DNC_ONLY'`). System statuses come from the
+//! schema's own seed block. Leads 1..=5 in list 101.
 
 use sqlx::{Executor, MySqlConnection};
 
@@ -16,6 +24,15 @@ pub const BCRYPT_PASSWORD: &str = "agentpass1";
 pub const PASS_KEY: &str = "k3yK3yk3yK3yk3yZ";
 /// VICIdial's `pass_hash` of [`BCRYPT_PASSWORD`] with [`PASS_KEY`] at cost 2 (reference §7).
 pub const BCRYPT_PASS_HASH: &str = "NTVhc2Bi1gBb.lMgFsuJS8fyQTf/xPq";
+/// The API user (level 8, `api_only_user='1'`).
+pub const API_USER: &str = "apiuser";
+/// Password of [`API_USER`].
+pub const API_PASS: &str = "apipass";
+/// Plain password of agent `1005` (no manual dial).
+pub const NO_MANUAL_PASSWORD: &str = "agentpass5";
+/// `phones.pass` of every seeded phone.
+pub const PHONE_PASS: &str = "phonepass";
+
 /// `servers.web_socket_url` of the telephony server.
 pub const WEB_SOCKET_URL: &str = "wss://dialer.example:8089/ws";
 
@@ -24,7 +41,10 @@ pub const WEB_SOCKET_URL: &str = "wss://dialer.example:8089/ws";
 pub async fn seed(conn: &mut MySqlConnection, pass_hash_enabled: bool) -> anyhow::Result<()> {
     let enabled = if pass_hash_enabled { "1" } else { "0" };
     let statements = [
-        format!("UPDATE system_settings SET pass_hash_enabled = '{enabled}', pass_key = '{PASS_KEY}', pass_cost = 2"),
+        format!(
+            "UPDATE system_settings SET pass_hash_enabled = '{enabled}', pass_key = '{PASS_KEY}', pass_cost = 2, \
+             vdc_agent_api_active = '1'"
+        ),
         format!(
             "INSERT INTO servers (server_id, server_description, server_ip, active, asterisk_version, \
              active_asterisk_server, web_socket_url, external_server_ip) VALUES \
@@ -33,7 +53,8 @@ pub async fn seed(conn: &mut MySqlConnection, pass_hash_enabled: bool) -> anyhow
         "INSERT INTO phones (extension, dialplan_number, voicemail_id, server_ip, login, pass, status, active, \
          protocol, conf_secret, is_webphone, webphone_auto_answer, fullname) VALUES \
          ('cc1001', '1001', '1001', '10.10.0.5', 'cc1001', 'phonepass', 'ACTIVE', 'Y', 'SIP', 'sip-secret-1001', 'Y', 'Y', 'Ada Agent'), \
-         ('cc1002', '1002', '1002', '10.10.0.5', 'cc1002', 'phonepass', 'ACTIVE', 'Y', 'SIP', 'sip-secret-1002', 'Y', 'Y', 'Bea Agent')"
+         ('cc1002', '1002', '1002', '10.10.0.5', 'cc1002', 'phonepass', 'ACTIVE', 'Y', 'SIP', 'sip-secret-1002', 'Y', 'Y', 'Bea Agent'), \
+         ('cc1005', '1005', '1005', '10.10.0.5', 'cc1005', 'phonepass', 'ACTIVE', 'Y', 'SIP', 'sip-secret-1005', 'Y', 'Y', 'Flo Nomanual')"
             .to_string(),
         format!(
             "INSERT INTO vicidial_users (user, pass, full_name, user_level, user_group, phone_login, phone_pass, \
@@ -42,10 +63,17 @@ pub async fn seed(conn: &mut MySqlConnection, pass_hash_enabled: bool) -> anyhow
              ('1002', '', 'Bea Agent', 1, 'AGENTS', 'cc1002', 'phonepass', '1', 'Y', 0, '2026-01-01 00:00:00', '{BCRYPT_PASS_HASH}', '0'), \
              ('1003', 'gone', 'Cy Former', 1, 'AGENTS', '', '', '1', 'N', 0, '2026-01-01 00:00:00', '', '0'), \
              ('1004', 'locked1', 'Di Locked', 1, 'AGENTS', '', '', '1', 'Y', 10, NOW() - INTERVAL 1 MINUTE, '', '0'), \
+             ('1005', '{NO_MANUAL_PASSWORD}', 'Flo Nomanual', 1, 'AGENTS', 'cc1005', 'phonepass', '0', 'Y', 0, '2026-01-01 00:00:00', '', '0'), \
              ('admin', 'adminpass', 'Ed Admin', 9, 'ADMIN', '', '', '1', 'Y', 0, '2026-01-01 00:00:00', '', '0'), \
-             ('apiuser', 'apipass', 'API account', 8, 'ADMIN', '', '', '0', 'Y', 0, '2026-01-01 00:00:00', '', '1')"
+             ('apiuser', 'apipass', 'API account', 8, 'ADMIN', '', '', '0', 'Y', 0, NOW(), '', '1')"
         ),
-        "INSERT INTO vicidial_campaigns (campaign_id, campaign_name, active) VALUES ('TESTCAMP', 'Test campaign', 'Y')"
+        "UPDATE vicidial_users SET vdc_agent_api_access = '1', modify_leads = '1', view_reports = '1', modify_lists = '1' \
+         WHERE user = 'apiuser'"
+            .to_string(),
+        "INSERT INTO vicidial_campaigns (campaign_id, campaign_name, active, dial_method, auto_dial_level, api_manual_dial, \
+         no_hopper_leads_logins, manual_dial_list_id, campaign_cid, use_internal_dnc, use_campaign_dnc, manual_dial_filter) VALUES \
+         ('TESTCAMP', 'Test campaign', 'Y', 'MANUAL', '0', 'STANDARD', 'Y', 998, '3125550000', 'N', 'N', 'NONE'), \
+         ('DNCCAMP', 'DNC campaign', 'Y', 'MANUAL', '0', 'STANDARD', 'Y', 998, '3125550000', 'Y', 'Y', 'DNC_ONLY')"
             .to_string(),
         "INSERT INTO vicidial_campaign_statuses (status, status_name, selectable, campaign_id, human_answered, sale, \
          dnc, customer_contact, not_interested, unworkable, scheduled_callback, completed) VALUES \
@@ -85,17 +113,26 @@ mod tests {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert!(row.get::<i64, _>("n") >= 5, "stock statuses from the schema's seed");
-        let hash: String = sqlx::query_scalar("SELECT pass_hash FROM vicidial_users WHERE user = '1002'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        assert!(
+            row.get::<i64, _>("n") >= 5,
+            "stock statuses from the schema's seed"
+        );
+        let hash: String =
+            sqlx::query_scalar("SELECT pass_hash FROM vicidial_users WHERE user = '1002'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
         assert_eq!(hash, BCRYPT_PASS_HASH);
         // The classic TIMESTAMP behaviour VICIdial needs is on.
-        let ts: Option<String> = sqlx::query_scalar("SELECT CAST(modify_date AS CHAR) FROM vicidial_list WHERE lead_id = 1")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert!(ts.is_some(), "vicidial_list.modify_date is filled automatically");
+        let ts: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(modify_date AS CHAR) FROM vicidial_list WHERE lead_id = 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(
+            ts.is_some(),
+            "vicidial_list.modify_date is filled automatically"
+        );
     }
 }

@@ -77,9 +77,10 @@ async fn send<T: DeserializeOwned>(
         Err(_) => None,
     };
     if (200..300).contains(&status) {
-        let json =
-            json.ok_or_else(|| HttpError::BadResponse(format!("HTTP {status} without JSON")))?;
-        serde_wasm_bindgen::from_value(json).map_err(|e| HttpError::BadResponse(e.to_string()))
+        // No body (204, 202): fine for `()`, an error for anything else.
+        let json = json.unwrap_or(JsValue::NULL);
+        serde_wasm_bindgen::from_value(json)
+            .map_err(|e| HttpError::BadResponse(format!("HTTP {status}: {e}")))
     } else {
         let body = json
             .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())

@@ -12,6 +12,8 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let agent = use_context::<super::Agent>();
+    let screen_password = use_context::<super::ScreenPassword>();
 
     let available = move || config.get().is_some_and(|c| c.login_available);
     let notice = move || match config.get() {
@@ -33,7 +35,6 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             error.set(Some("Enter your agent user and password.".into()));
             return;
         }
-        let agent = use_context::<super::Agent>();
         busy.set(true);
         error.set(None);
         leptos::task::spawn_local(async move {
@@ -41,6 +42,9 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             busy.set(false);
             match result {
                 Ok(profile) => {
+                    if let Some(p) = screen_password {
+                        p.0.set(Some(request.password));
+                    }
                     if let Some(agent) = agent {
                         agent.set(Some(profile));
                     }

@@ -1,6 +1,8 @@
 //! Leptos components. They read signals and send commands; they never call web-sys.
 
+mod desk;
 mod login;
+mod modal;
 mod phone;
 mod status;
 
@@ -9,10 +11,15 @@ use leptos::prelude::*;
 
 use crate::shell::http::{self, HttpError};
 
-pub use self::{login::LoginScreen, phone::PhonePanel, status::StatusLine};
+pub use self::{desk::Desk, login::LoginScreen, phone::PhonePanel, status::StatusLine};
 
 /// The logged-in agent, once `/api/me` or `/api/login` says who it is.
 pub type Agent = RwSignal<Option<AgentProfile>>;
+
+/// The password the agent typed at login, kept in memory only, to log VICIdial's own agent
+/// screen in (it is never stored, and a reload asks for it again).
+#[derive(Clone, Copy)]
+pub struct ScreenPassword(pub RwSignal<Option<String>>);
 
 /// Where the app stands with its own server.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,9 +44,11 @@ pub fn App() -> impl IntoView {
         set_link.set(next);
     });
     let agent: Agent = RwSignal::new(None);
+    let password = ScreenPassword(RwSignal::new(None));
     provide_context(agent);
+    provide_context(password);
     leptos::task::spawn_local(async move {
-        if let Ok(profile) = http::get_json::<AgentProfile>("/api/me").await {
+        if let Ok(Some(profile)) = http::get_json::<Option<AgentProfile>>("/api/me").await {
             agent.set(Some(profile));
         }
     });
@@ -54,7 +63,14 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="content">
                 {move || match agent.get() {
-                    Some(profile) => view! { <PhonePanel config=profile.phone /> }.into_any(),
+                    Some(profile) => {
+                        let phone = profile.phone.clone();
+                        view! {
+                            <Desk profile=profile password=password.0 />
+                            <PhonePanel config=phone />
+                        }
+                        .into_any()
+                    }
                     None => view! { <LoginScreen config=config /> }.into_any(),
                 }}
             </main>

@@ -108,6 +108,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `Json<T>` whose rejection (bad JSON, wrong types, wrong content type) is a 400 with the
+/// usual `{code, message}` body instead of axum's plain-text answer.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "malformed_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

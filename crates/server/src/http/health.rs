@@ -24,7 +24,15 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             detail: Some(err.to_string()),
         },
     };
-    let checks = vec![store_check];
+    let mut checks = vec![store_check];
+    if let Some(v) = state.vicidial() {
+        let ok = sqlx::query("SELECT 1").execute(&v.db).await.is_ok();
+        checks.push(ReadinessCheck {
+            name: "vicidial_db".into(),
+            ok,
+            detail: (!ok).then(|| "VICIdial's database does not answer".into()),
+        });
+    }
     let ready = checks.iter().all(|c| c.ok);
     let status = if ready {
         StatusCode::OK

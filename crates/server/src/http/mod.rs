@@ -15,18 +15,22 @@ use axum::{
 use dialdeck_shared::RuntimeConfig;
 use tower_http::trace::TraceLayer;
 
-pub use self::{error::ApiError, security::SecurityHeaders};
+pub use self::{
+    error::{ApiError, ApiJson},
+    security::SecurityHeaders,
+};
 use crate::{assets, AppState};
 
 /// Builds the router for `state`.
 pub fn router(state: AppState) -> Router {
     let security = SecurityHeaders::new(
-        state.config().vicidial_web_origin.as_deref(),
+        state.config().frame_origin().as_deref(),
         &state.config().phone_ws_origins,
     );
     let api = Router::new()
         .route("/config", get(runtime_config))
         .merge(crate::outbox::routes::router())
+        .merge(crate::vicidial::routes::router())
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)
@@ -45,8 +49,8 @@ pub fn router(state: AppState) -> Router {
 async fn runtime_config(State(state): State<AppState>) -> Json<RuntimeConfig> {
     Json(RuntimeConfig {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        vicidial_web_origin: state.config().vicidial_web_origin.clone(),
-        login_available: false,
+        vicidial_web_origin: state.config().frame_origin(),
+        login_available: state.vicidial().is_some(),
     })
 }
 

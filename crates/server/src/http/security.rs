@@ -39,14 +39,18 @@ pub fn content_security_policy(
     let mut script_src = vec!["'self'", "'wasm-unsafe-eval'"];
     script_src.extend(INLINE_SCRIPT_HASHES.iter().copied());
     let frame_src = vicidial_web_origin.unwrap_or("'none'");
-    let mut connect_extra: String = phone_ws_origins.iter().map(|o| format!(" {o}")).collect();
-    if let Some(o) = vicidial_web_origin {
-        connect_extra.push_str(&format!(" {o}"));
-    }
+    let form_extra = vicidial_web_origin
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    let connect_extra: String = phone_ws_origins
+        .iter()
+        .map(|o| format!(" {o}"))
+        .chain(std::iter::once(form_extra.clone()))
+        .collect();
     format!(
         "default-src 'self'; script-src {}; style-src 'self'; img-src 'self' data:; \
          media-src 'self' blob: mediastream:; connect-src 'self' wss:{connect_extra}; \
-         frame-src {frame_src}; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-src {frame_src}; object-src 'none'; base-uri 'none'; form-action 'self'{form_extra}; \
          frame-ancestors 'none'",
         script_src.join(" ")
     )

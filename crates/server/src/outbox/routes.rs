@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store;
 use crate::{
-    http::ApiError,
+    http::{ApiError, ApiJson},
     session::{AdminAgent, CurrentAgent},
     AppState,
 };
@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 async fn submit(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
-    Json(req): Json<DispositionRequest>,
+    ApiJson(req): ApiJson<DispositionRequest>,
 ) -> Result<(StatusCode, Json<DispositionAccepted>), ApiError> {
     let accepted = state
         .outbox()

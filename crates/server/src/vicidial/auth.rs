@@ -5,8 +5,11 @@
 //! and a wrong password here counts toward that same `failed_login_count`, as a wrong
 //! password on VICIdial's own login page does; a good one resets it.
 
-use bcrypt::BASE_64;
-use base64::Engine;
+use base64::{
+    alphabet,
+    engine::general_purpose::{GeneralPurpose, NO_PAD},
+    Engine,
+};
 use sqlx::{MySqlPool, Row};
 
 /// Why a login was refused.
@@ -55,7 +58,7 @@ pub fn vicidial_pass_hash(password: &str, pass_key: &str, cost: u32) -> Option<S
     bytes.push(0);
     bytes.truncate(72);
     let out = bcrypt::bcrypt(cost, salt, &bytes);
-    Some(BASE_64.encode(&out[..23]))
+    Some(GeneralPurpose::new(&alphabet::BCRYPT, NO_PAD).encode(&out[..23]))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -63,14 +66,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Verifies `user`/`password` against `vicidial_users` and `system_settings`.
-pub async fn verify(db: &MySqlPool, user: &str, password: &str) -> anyhow::Result<Result<Agent, LoginError>> {
-    let user: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+pub async fn verify(
+    db: &MySqlPool,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<Result<Agent, LoginError>> {
+    let user: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
     if user.is_empty() || user.len() > 20 {
         return Ok(Err(LoginError::InvalidCredentials));
     }
-    let settings = sqlx::query("SELECT pass_hash_enabled, pass_key, pass_cost FROM system_settings LIMIT 1")
-        .fetch_one(db)
-        .await?;
+    let settings =
+        sqlx::query("SELECT pass_hash_enabled, pass_key, pass_cost FROM system_settings LIMIT 1")
+            .fetch_one(db)
+            .await?;
     let hash_enabled: String = settings.try_get("pass_hash_enabled")?;
     let pass_key: String = settings.try_get("pass_key")?;
     let pass_cost: u8 = settings.try_get("pass_cost")?;
@@ -91,11 +102,13 @@ pub async fn verify(db: &MySqlPool, user: &str, password: &str) -> anyhow::Resul
     }
     let good = if hash_enabled == "1" {
         let stored: String = row.try_get("pass_hash")?;
-        vicidial_pass_hash(password, &pass_key, pass_cost as u32)
-            .is_some_and(|h| !stored.is_empty() && constant_time_eq(h.as_bytes(), stored.as_bytes()))
+        vicidial_pass_hash(password, &pass_key, pass_cost as u32).is_some_and(|h| {
+            !stored.is_empty() && constant_time_eq(h.as_bytes(), stored.as_bytes())
+        })
     } else {
         let stored: String = row.try_get("pass")?;
-        !stored.is_empty() && constant_time_eq(filter_password(password).as_bytes(), stored.as_bytes())
+        !stored.is_empty()
+            && constant_time_eq(filter_password(password).as_bytes(), stored.as_bytes())
     };
     if !good {
         sqlx::query(
@@ -113,10 +126,12 @@ pub async fn verify(db: &MySqlPool, user: &str, password: &str) -> anyhow::Resul
     if active != "Y" || level == 0 || api_only == "1" {
         return Ok(Err(LoginError::NotAllowed));
     }
-    sqlx::query("UPDATE vicidial_users SET failed_login_count = 0, last_login_date = NOW() WHERE user = ?")
-        .bind(&user)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE vicidial_users SET failed_login_count = 0, last_login_date = NOW() WHERE user = ?",
+    )
+    .bind(&user)
+    .execute(db)
+    .await?;
     Ok(Ok(Agent {
         user: row.try_get("user")?,
         full_name: row.try_get("full_name")?,
@@ -131,10 +146,22 @@ mod tests {
 
     #[test]
     fn pass_hash_matches_the_reference_vectors() {
-        assert_eq!(vicidial_pass_hash("agentpass1", "k3yK3yk3yK3yk3yZ", 2).unwrap(), "NTVhc2Bi1gBb.lMgFsuJS8fyQTf/xPq");
-        assert_eq!(vicidial_pass_hash("agentpass1", "k3yK3yk3yK3yk3yZ", 10).unwrap(), "ymSqX4fn4qsZbTUSOJs7u9DQBwbg/Re");
-        assert_ne!(vicidial_pass_hash("agentpass2", "k3yK3yk3yK3yk3yZ", 2).unwrap(), "NTVhc2Bi1gBb.lMgFsuJS8fyQTf/xPq");
-        assert!(vicidial_pass_hash("x", "short", 2).is_none(), "pass_key must be 16 bytes");
+        assert_eq!(
+            vicidial_pass_hash("agentpass1", "k3yK3yk3yK3yk3yZ", 2).unwrap(),
+            "NTVhc2Bi1gBb.lMgFsuJS8fyQTf/xPq"
+        );
+        assert_eq!(
+            vicidial_pass_hash("agentpass1", "k3yK3yk3yK3yk3yZ", 10).unwrap(),
+            "ymSqX4fn4qsZbTUSOJs7u9DQBwbg/Re"
+        );
+        assert_ne!(
+            vicidial_pass_hash("agentpass2", "k3yK3yk3yK3yk3yZ", 2).unwrap(),
+            "NTVhc2Bi1gBb.lMgFsuJS8fyQTf/xPq"
+        );
+        assert!(
+            vicidial_pass_hash("x", "short", 2).is_none(),
+            "pass_key must be 16 bytes"
+        );
     }
 
     #[test]

@@ -6,18 +6,81 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::ConfigError;
 
 /// How to reach VICIdial.
-#[derive(Clone, Debug, Args, Default)]
+#[derive(Clone, Debug, Args)]
 pub struct VicidialArgs {
     /// VICIdial's MariaDB, e.g. `mysql://dialdeck:…@db.example/asterisk` (read for agents,
     /// phones, statuses, leads and live agent state). Secret: it holds a password.
-    #[arg(long = "vicidial-db-url", env = "DIALDECK_VICIDIAL_DB_URL", hide_env_values = true)]
+    #[arg(
+        long = "vicidial-db-url",
+        env = "DIALDECK_VICIDIAL_DB_URL",
+        hide_env_values = true
+    )]
     pub db_url: Option<SecretString>,
     /// The campaign agents log into.
-    #[arg(long = "vicidial-campaign", env = "DIALDECK_VICIDIAL_CAMPAIGN", default_value = "TESTCAMP")]
+    #[arg(
+        long = "vicidial-campaign",
+        env = "DIALDECK_VICIDIAL_CAMPAIGN",
+        default_value = "TESTCAMP"
+    )]
     pub campaign: String,
     /// ICE servers handed to the softphone, comma-separated `stun:`/`turn:` URLs.
-    #[arg(long = "vicidial-ice-servers", env = "DIALDECK_VICIDIAL_ICE_SERVERS", value_delimiter = ',')]
+    #[arg(
+        long = "vicidial-ice-servers",
+        env = "DIALDECK_VICIDIAL_ICE_SERVERS",
+        value_delimiter = ','
+    )]
     pub ice_servers: Vec<String>,
+    /// Base URL of VICIdial's web server, e.g. `https://dialer.example` (Agent API at
+    /// `/agc/api.php`, Non-Agent API at `/vicidial/non_agent_api.php`, agent screen at
+    /// `/agc/vicidial.php`).
+    #[arg(long = "vicidial-web-url", env = "DIALDECK_VICIDIAL_WEB_URL")]
+    pub web_url: Option<String>,
+    /// The API account (`vicidial_users.user` with `vdc_agent_api_access`, level 8).
+    #[arg(long = "vicidial-api-user", env = "DIALDECK_VICIDIAL_API_USER")]
+    pub api_user: Option<String>,
+    /// The API account's password. Secret: sent only in POST bodies, never in a URL or a log.
+    #[arg(
+        long = "vicidial-api-pass",
+        env = "DIALDECK_VICIDIAL_API_PASS",
+        hide_env_values = true
+    )]
+    pub api_pass: Option<SecretString>,
+    /// The `source` label VICIdial logs with every API call.
+    #[arg(
+        long = "vicidial-api-source",
+        env = "DIALDECK_VICIDIAL_API_SOURCE",
+        default_value = "dialdeck"
+    )]
+    pub api_source: String,
+    /// Timeout of one VICIdial API request, in milliseconds.
+    #[arg(
+        long = "vicidial-api-timeout-ms",
+        env = "DIALDECK_VICIDIAL_API_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub api_timeout_ms: u64,
+    /// How often the live agent state is read from `vicidial_live_agents`, in milliseconds.
+    #[arg(
+        long = "vicidial-poll-ms",
+        env = "DIALDECK_VICIDIAL_POLL_MS",
+        default_value_t = 1000
+    )]
+    pub poll_ms: u64,
+    /// How long one attempt waits for the agent screen to apply a disposition, in seconds.
+    #[arg(
+        long = "vicidial-confirm-secs",
+        env = "DIALDECK_VICIDIAL_CONFIRM_SECS",
+        default_value_t = 8
+    )]
+    pub confirm_secs: u64,
+    /// After this many seconds without the agent screen applying a disposition, it is applied
+    /// through the Non-Agent API (`update_lead`) and recorded as reconciled.
+    #[arg(
+        long = "vicidial-reconcile-secs",
+        env = "DIALDECK_VICIDIAL_RECONCILE_SECS",
+        default_value_t = 45
+    )]
+    pub reconcile_secs: u64,
 }
 
 impl VicidialArgs {
@@ -26,13 +89,89 @@ impl VicidialArgs {
         self.db_url.is_some()
     }
 
+    /// The origin (`scheme://host[:port]`) of [`VicidialArgs::web_url`].
+    pub fn web_origin(&self) -> Option<String> {
+        let url = self.web_url.as_deref()?;
+        let scheme_end = url.find("://")? + 3;
+        let rest = &url[scheme_end..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        Some(format!("{}{}", &url[..scheme_end], &rest[..host_end]))
+    }
+
     /// Checks the values clap cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.db_url.is_some() {
+            if self.web_url.is_none() {
+                return Err(ConfigError {
+                    variable: "DIALDECK_VICIDIAL_WEB_URL",
+                    problem:
+                        "is required with DIALDECK_VICIDIAL_DB_URL (the Agent API lives there)"
+                            .into(),
+                });
+            }
+            if self.api_user.as_deref().unwrap_or("").is_empty() {
+                return Err(ConfigError {
+                    variable: "DIALDECK_VICIDIAL_API_USER",
+                    problem: "is required with DIALDECK_VICIDIAL_DB_URL".into(),
+                });
+            }
+            if self
+                .api_pass
+                .as_ref()
+                .is_none_or(|p| p.expose_secret().is_empty())
+            {
+                return Err(ConfigError {
+                    variable: "DIALDECK_VICIDIAL_API_PASS",
+                    problem: "is required with DIALDECK_VICIDIAL_DB_URL".into(),
+                });
+            }
+        }
+        if let Some(url) = &self.web_url {
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && !url.contains(['?', '#', '@', ' '])
+                && self
+                    .web_origin()
+                    .is_some_and(|o| o.len() > "https://".len());
+            if !ok {
+                return Err(ConfigError {
+                    variable: "DIALDECK_VICIDIAL_WEB_URL",
+                    problem: format!(
+                        "{url:?} must be an http(s) base URL without query or credentials"
+                    ),
+                });
+            }
+        }
+        if self.api_source.is_empty()
+            || self.api_source.len() > 20
+            || !self.api_source.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError {
+                variable: "DIALDECK_VICIDIAL_API_SOURCE",
+                problem: "must be 1 to 20 letters or digits (VICIdial keeps only those)".into(),
+            });
+        }
+        if self.poll_ms < 100 {
+            return Err(ConfigError {
+                variable: "DIALDECK_VICIDIAL_POLL_MS",
+                problem: "must be at least 100".into(),
+            });
+        }
+        if self.confirm_secs == 0 || self.reconcile_secs < self.confirm_secs {
+            return Err(ConfigError {
+                variable: "DIALDECK_VICIDIAL_RECONCILE_SECS",
+                problem: "must be at least DIALDECK_VICIDIAL_CONFIRM_SECS, which must be positive"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.db_url {
-            if !url.expose_secret().starts_with("mysql://") && !url.expose_secret().starts_with("mariadb://") {
+            if !url.expose_secret().starts_with("mysql://")
+                && !url.expose_secret().starts_with("mariadb://")
+            {
                 return Err(ConfigError {
                     variable: "DIALDECK_VICIDIAL_DB_URL",
-                    problem: "must be a mysql:// URL (the value is not shown: it may hold a password)".into(),
+                    problem:
+                        "must be a mysql:// URL (the value is not shown: it may hold a password)"
+                            .into(),
                 });
             }
         }
@@ -43,7 +182,8 @@ impl VicidialArgs {
             });
         }
         for ice in &self.ice_servers {
-            if !(ice.starts_with("stun:") || ice.starts_with("turn:") || ice.starts_with("turns:")) {
+            if !(ice.starts_with("stun:") || ice.starts_with("turn:") || ice.starts_with("turns:"))
+            {
                 return Err(ConfigError {
                     variable: "DIALDECK_VICIDIAL_ICE_SERVERS",
                     problem: format!("{ice:?} is not a stun:, turn: or turns: URL"),

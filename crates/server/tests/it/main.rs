@@ -2,3 +2,5 @@
 
 mod ghl;
 mod outbox;
+mod vicidial;
+mod vicidial_flow;

@@ -1,0 +1,40 @@
+//! Server-sent events from our own server (`EventSource`, same origin, cookies included).
+//! The browser reconnects by itself after a drop; `on_link` reports the connection state.
+
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{closure::Closure, JsCast};
+use web_sys::{EventSource, MessageEvent};
+
+/// Listens to `event` on `url` for the life of the page, decoding each message's JSON data.
+pub fn listen<T: DeserializeOwned + 'static>(
+    url: &str,
+    event: &str,
+    on_event: impl Fn(T) + 'static,
+    on_link: impl Fn(bool) + 'static,
+) -> Result<(), String> {
+    let source = EventSource::new(url).map_err(|e| format!("{e:?}"))?;
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
+        let Some(text) = m.data().as_string() else {
+            return;
+        };
+        let Ok(json) = js_sys::JSON::parse(&text) else {
+            return;
+        };
+        if let Ok(value) = serde_wasm_bindgen::from_value::<T>(json) {
+            on_event(value);
+        }
+    });
+    source
+        .add_event_listener_with_callback(event, on_message.as_ref().unchecked_ref())
+        .map_err(|e| format!("{e:?}"))?;
+    on_message.forget();
+    let on_link = std::rc::Rc::new(on_link);
+    let up = on_link.clone();
+    let on_open = Closure::<dyn FnMut()>::new(move || up(true));
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+    let on_error = Closure::<dyn FnMut()>::new(move || on_link(false));
+    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    Ok(())
+}

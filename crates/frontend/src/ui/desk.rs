@@ -1,0 +1,234 @@
+//! The agent's desk after login: VICIdial's session (its own screen in a hidden frame), the
+//! live state pushed by the server, call controls, the lead on screen, and the mandatory
+//! disposition modal whenever a call waits for its disposition.
+
+use dialdeck_shared::{AgentProfile, AgentState, DialRequest, DispositionAccepted, LeadView};
+use leptos::prelude::*;
+
+use super::modal::DispositionModal;
+use crate::shell::{frame, http, sse, time};
+
+/// Name of the hidden frame that holds VICIdial's agent screen.
+const SCREEN_FRAME: &str = "vicidial-screen";
+
+/// The desk. `password` is the one the agent just typed (memory only), needed to log
+/// VICIdial's own screen in; after a page reload the agent types it again.
+#[component]
+pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl IntoView {
+    let state = RwSignal::new(None::<AgentState>);
+    let live = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let lead = RwSignal::new(None::<LeadView>);
+    let last_dispo = RwSignal::new(None::<DispositionAccepted>);
+    let call_started = RwSignal::new(None::<f64>);
+    let screen_posted = RwSignal::new(false);
+
+    if let Err(e) = sse::listen::<AgentState>(
+        "/api/agent/events",
+        "state",
+        move |s| state.set(Some(s)),
+        move |up| live.set(up),
+    ) {
+        error.set(Some(format!("Live updates are unavailable: {e}")));
+    }
+    let _ = sse::listen::<DispositionAccepted>(
+        "/api/dispositions/events",
+        "disposition",
+        move |d| last_dispo.set(Some(d)),
+        |_| {},
+    );
+
+    // Log VICIdial's own screen in once we know it is not, with the password just typed.
+    let screen = profile.screen.clone();
+    let user = profile.user.clone();
+    Effect::new(move |_| {
+        let logged_in = state.with(|s| s.as_ref().map(|s| s.logged_in));
+        if logged_in != Some(false) || screen_posted.get() {
+            return;
+        }
+        let Some(pass) = password.get() else { return };
+        screen_posted.set(true);
+        let fields = [
+            ("VD_login", user.as_str()),
+            ("VD_pass", pass.as_str()),
+            ("VD_campaign", screen.campaign.as_str()),
+            ("phone_login", screen.phone_login.as_str()),
+            ("phone_pass", screen.phone_pass.as_str()),
+        ];
+        if let Err(e) = frame::post_to_frame(SCREEN_FRAME, &screen.url, &fields) {
+            error.set(Some(format!("Cannot open VICIdial's agent screen: {e}")));
+        }
+    });
+
+    // The lead on screen (current call, or the call waiting for its disposition).
+    Effect::new(move |prev: Option<i64>| {
+        let id = state.with(|s| {
+            s.as_ref()
+                .map(|s| s.wrapup.as_ref().map(|w| w.lead_id).unwrap_or(s.lead_id))
+                .unwrap_or(0)
+        });
+        if Some(id) != prev {
+            if id > 0 {
+                leptos::task::spawn_local(async move {
+                    match http::get_json::<LeadView>(&format!("/api/lead/{id}")).await {
+                        Ok(l) => lead.set(Some(l)),
+                        Err(e) => error.set(Some(e.to_string())),
+                    }
+                });
+            } else {
+                lead.set(None);
+            }
+        }
+        id
+    });
+    // When the call started, for the disposition's call facts.
+    Effect::new(move |_| {
+        let in_call = state.with(|s| s.as_ref().is_some_and(|s| s.status == "INCALL"));
+        if in_call && call_started.get_untracked().is_none() {
+            call_started.set(Some(time::now_ms()));
+        }
+    });
+
+    let number = RwSignal::new(String::new());
+    let phone_code = RwSignal::new("1".to_string());
+    let can_dial = move || {
+        state.with(|s| {
+            s.as_ref().is_some_and(|s| {
+                s.logged_in && s.status == "PAUSED" && s.lead_id == 0 && s.wrapup.is_none()
+            })
+        }) && !busy.get()
+    };
+    let in_call = move || state.with(|s| s.as_ref().is_some_and(|s| s.status == "INCALL"));
+    let act = move |path: &'static str, body: Option<DialRequest>| {
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = match body {
+                Some(b) => http::post_json::<_, AgentState>(path, &b).await,
+                None => http::post_json::<_, AgentState>(path, &()).await,
+            };
+            busy.set(false);
+            match result {
+                Ok(s) => state.set(Some(s)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let dial = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !can_dial() {
+            return;
+        }
+        call_started.set(None);
+        act(
+            "/api/call/dial",
+            Some(DialRequest {
+                phone_number: Some(number.get_untracked()),
+                phone_code: Some(phone_code.get_untracked()),
+                lead_id: None,
+            }),
+        );
+    };
+    let hangup = move |_| act("/api/call/hangup", None);
+    let logout = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = http::post_json::<_, ()>("/api/logout", &()).await;
+            time::reload();
+        });
+    };
+
+    let state_text = move || match state.get() {
+        None => "Connecting…".to_string(),
+        Some(s) if !s.logged_in => {
+            if password.with(Option::is_some) {
+                "Logging into VICIdial…".to_string()
+            } else {
+                "VICIdial session closed: enter your password to reconnect.".to_string()
+            }
+        }
+        Some(s) => {
+            let mut t = match (s.status.as_str(), s.sub_status.as_str()) {
+                ("INCALL", "DIAL") => "Dialling".to_string(),
+                ("INCALL", _) => "In call".to_string(),
+                ("PAUSED", "DISPO") => "Wrap-up".to_string(),
+                ("PAUSED", _) => "Ready to dial".to_string(),
+                (other, _) => other.to_string(),
+            };
+            if !s.pause_code.is_empty() {
+                t.push_str(&format!(" · break {}", s.pause_code));
+            }
+            t
+        }
+    };
+    let reconnect_pass = RwSignal::new(String::new());
+    let reconnect = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let p = reconnect_pass.get_untracked();
+        if !p.is_empty() {
+            screen_posted.set(false);
+            password.set(Some(p));
+        }
+    };
+    let wrapup = move || state.with(|s| s.as_ref().and_then(|s| s.wrapup.clone()));
+
+    view! {
+        <section class="desk" aria-label="Agent desk">
+            <header class="desk-head card">
+                <div>
+                    <strong id="agent-name">{profile.full_name.clone()}</strong>
+                    " · " {profile.user.clone()} " · campaign " {profile.campaign_id.clone()}
+                </div>
+                <div id="agent-state" class="agent-state" data-status=move || state.with(|s| s.as_ref().map(|s| s.status.clone()).unwrap_or_default())>
+                    {state_text}
+                    {move || (!live.get()).then(|| view! { <span class="notice">" (live updates reconnecting)"</span> })}
+                </div>
+                <button class="secondary" on:click=logout>"Log out"</button>
+            </header>
+            {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in)) && password.with(Option::is_none)).then(|| view! {
+                <form class="card reconnect" on:submit=reconnect>
+                    <label for="reconnect-pass">"Password"</label>
+                    <input id="reconnect-pass" type="password" autocomplete="current-password" bind:value=reconnect_pass />
+                    <button type="submit">"Reconnect VICIdial"</button>
+                </form>
+            })}
+            <form class="card dial" on:submit=dial>
+                <label for="dial-code">"Country code"</label>
+                <input id="dial-code" class="code" inputmode="numeric" bind:value=phone_code />
+                <label for="dial-number">"Phone number"</label>
+                <input id="dial-number" inputmode="tel" autocomplete="off" bind:value=number />
+                <button id="dial-button" type="submit" disabled=move || !can_dial()>"Manual dial"</button>
+                <button id="hangup-button" type="button" class="danger" disabled=move || !in_call() || busy.get() on:click=hangup>"Hang up"</button>
+            </form>
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert" id="desk-error">{e}</p> })}
+            {move || lead.get().map(|l| view! {
+                <article class="card lead" id="lead-panel" aria-label="Lead">
+                    <h2>{format!("{} {}", l.first_name, l.last_name)}</h2>
+                    <dl>
+                        <dt>"Phone"</dt><dd>{format!("+{} {}", l.phone_code, l.phone_number)}</dd>
+                        <dt>"Email"</dt><dd>{l.email.clone()}</dd>
+                        <dt>"Address"</dt><dd>{format!("{} {} {} {}", l.address1, l.city, l.state, l.postal_code)}</dd>
+                        <dt>"Last status"</dt><dd>{l.status.clone()}</dd>
+                        <dt>"Called"</dt><dd>{format!("{} times", l.called_count)}</dd>
+                        <dt>"Comments"</dt><dd>{l.comments.clone()}</dd>
+                    </dl>
+                </article>
+            })}
+            {move || last_dispo.get().map(|d| view! {
+                <p class="sync" id="sync-status">
+                    "Last disposition: "
+                    {d.targets.iter().map(|t| format!("{} {:?}{} ", t.target, t.state,
+                        t.last_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())).collect::<String>()}
+                </p>
+            })}
+            {move || wrapup().map(|w| view! {
+                <DispositionModal wrapup=w lead=lead call_started=call_started on_saved=move |d| {
+                    last_dispo.set(Some(d));
+                    call_started.set(None);
+                    state.update(|s| if let Some(s) = s { s.wrapup = None });
+                } />
+            })}
+            <iframe name=SCREEN_FRAME class="screen-frame" title="VICIdial agent screen" aria-hidden="true" tabindex="-1"></iframe>
+        </section>
+    }
+}

@@ -1,0 +1,223 @@
+//! Live agent state: one read of `vicidial_live_agents` per poll interval for every logged-in
+//! agent, turned into per-agent changes that the SSE route pushes to each agent's own browser,
+//! and into server-enforced wrap-up when a call ends.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use sqlx::SqlitePool;
+use tokio::sync::broadcast;
+
+use super::{db, db::LiveRow, Vicidial};
+
+/// The last rows read, and a channel announcing which agent's row changed.
+pub struct LiveHub {
+    rows: Mutex<HashMap<String, LiveRow>>,
+    changed: broadcast::Sender<String>,
+    healthy: std::sync::atomic::AtomicBool,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        LiveHub {
+            rows: Mutex::new(HashMap::new()),
+            changed: broadcast::channel(4096).0,
+            healthy: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl LiveHub {
+    /// The agent's row as last read (None: not logged into VICIdial).
+    pub fn row(&self, user: &str) -> Option<LiveRow> {
+        self.rows.lock().expect("live rows").get(user).cloned()
+    }
+
+    /// Announces changes: the user whose state changed.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changed.subscribe()
+    }
+
+    /// Tells subscribers `user`'s state changed for another reason (wrap-up started or ended).
+    pub fn touch(&self, user: &str) {
+        let _ = self.changed.send(user.to_string());
+    }
+
+    /// Whether the last read of VICIdial's database succeeded.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the rows with a new read and returns the (previous, current) pairs that changed.
+    fn update(&self, fresh: Vec<LiveRow>) -> Vec<(Option<LiveRow>, Option<LiveRow>)> {
+        let mut map = self.rows.lock().expect("live rows");
+        let mut fresh: HashMap<String, LiveRow> =
+            fresh.into_iter().map(|r| (r.user.clone(), r)).collect();
+        let mut changes = Vec::new();
+        for (user, old) in map.iter() {
+            match fresh.get(user) {
+                Some(new) if new == old => {}
+                Some(new) => changes.push((Some(old.clone()), Some(new.clone()))),
+                None => changes.push((Some(old.clone()), None)),
+            }
+        }
+        for (user, new) in fresh.iter() {
+            if !map.contains_key(user) {
+                changes.push((None, Some(new.clone())));
+            }
+        }
+        std::mem::swap(&mut *map, &mut fresh);
+        changes
+    }
+}
+
+/// A call that just ended, as the transition between two reads shows it.
+fn ended_call(
+    old: Option<&LiveRow>,
+    new: Option<&LiveRow>,
+) -> Option<(String, i64, String, String)> {
+    let call_id = |r: &LiveRow| {
+        if r.callerid.is_empty() {
+            format!("L{}-{}", r.lead_id, r.user)
+        } else {
+            r.callerid.clone()
+        }
+    };
+    match (old, new) {
+        // INCALL on a lead, then anything else (dispo step, another lead, logged out).
+        (Some(o), n) if o.status == "INCALL" && o.lead_id > 0 => {
+            let same_call = n.is_some_and(|n| n.status == "INCALL" && n.lead_id == o.lead_id);
+            (!same_call).then(|| (o.user.clone(), o.lead_id, call_id(o), o.campaign_id.clone()))
+        }
+        // First seen (server restart) already on the dispo step.
+        (None, Some(n)) if n.status == "PAUSED" && n.lead_id > 0 => {
+            Some((n.user.clone(), n.lead_id, call_id(n), n.campaign_id.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Polls VICIdial's database until the process ends.
+pub async fn run(v: Arc<Vicidial>, store: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(v.args.poll_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
+    loop {
+        tick.tick().await;
+        if let Err(e) = poll_once(&v, &store, first).await {
+            if v.live
+                .healthy
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(error = %e, "cannot read VICIdial's live agents; keeping the last known state");
+            }
+            continue;
+        }
+        first = false;
+        v.live
+            .healthy
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// One poll: read, diff, record ended calls, announce changes.
+pub async fn poll_once(v: &Vicidial, store: &SqlitePool, first: bool) -> anyhow::Result<()> {
+    let rows = db::live_rows(&v.db).await?;
+    let changes = v.live.update(rows);
+    for (old, new) in changes {
+        let user = old
+            .as_ref()
+            .or(new.as_ref())
+            .map(|r| r.user.clone())
+            .unwrap_or_default();
+        let ended = if first || old.is_some() {
+            ended_call(old.as_ref(), new.as_ref())
+        } else {
+            None
+        };
+        if let Some((user, lead_id, call_id, campaign)) = ended {
+            // A disposition already accepted for this lead closes the wrap-up before it opens
+            // (the screen shows the dispo step until it applies it).
+            let recent: Option<(String,)> = sqlx::query_as(
+                "SELECT id FROM dispositions WHERE agent_user = ? AND lead_id = ? AND accepted_at > ?",
+            )
+            .bind(&user)
+            .bind(lead_id)
+            .bind(chrono::Utc::now().timestamp_millis() - 6 * 3600 * 1000)
+            .fetch_optional(store)
+            .await?;
+            let live_same_call = new
+                .as_ref()
+                .is_some_and(|n| n.status == "INCALL" && n.lead_id == lead_id);
+            if recent.is_none() && !live_same_call {
+                crate::wrapup::call_ended(store, &user, lead_id, &call_id, Some(campaign.as_str()))
+                    .await?;
+                tracing::info!(%user, lead_id, "call ended; wrap-up until a disposition is accepted");
+            }
+        }
+        v.live.touch(&user);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, lead: i64) -> LiveRow {
+        LiveRow {
+            user: "1001".into(),
+            status: status.into(),
+            lead_id: lead,
+            campaign_id: "C".into(),
+            conf_exten: "8600051".into(),
+            callerid: if lead > 0 {
+                format!("M11250246{lead:011}")
+            } else {
+                String::new()
+            },
+            uniqueid: String::new(),
+            pause_code: String::new(),
+            external_status: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_call_ends_when_the_agent_leaves_incall() {
+        let incall = row("INCALL", 8);
+        assert!(ended_call(Some(&incall), Some(&incall)).is_none());
+        let (_, lead, id, _) = ended_call(Some(&incall), Some(&row("PAUSED", 8))).unwrap();
+        assert_eq!((lead, id.as_str()), (8, "M1125024600000000008"));
+        assert!(
+            ended_call(Some(&incall), None).is_some(),
+            "logged out mid-call"
+        );
+        assert!(
+            ended_call(Some(&incall), Some(&row("INCALL", 9))).is_some(),
+            "next call"
+        );
+        assert!(
+            ended_call(Some(&row("PAUSED", 0)), Some(&incall)).is_none(),
+            "a call starting"
+        );
+        assert!(
+            ended_call(None, Some(&row("PAUSED", 8))).is_some(),
+            "found on the dispo step"
+        );
+        assert!(ended_call(None, Some(&row("PAUSED", 0))).is_none());
+    }
+
+    #[test]
+    fn hub_reports_only_changes() {
+        let hub = LiveHub::default();
+        assert_eq!(hub.update(vec![row("PAUSED", 0)]).len(), 1);
+        assert!(hub.update(vec![row("PAUSED", 0)]).is_empty());
+        let ch = hub.update(vec![]);
+        assert_eq!(ch.len(), 1);
+        assert!(ch[0].1.is_none());
+        assert!(hub.row("1001").is_none());
+    }
+}

@@ -1,0 +1,341 @@
+//! The `vicidial` disposition target and the VICIdial [`CallContext`].
+//!
+//! A disposition is applied the way VICIdial's own screen applies it: `external_status` (after
+//! `external_hangup` if the call is still up) for the agent's hidden screen, which writes the
+//! lead, call log, agent log, callbacks and DNC lists (reference §6). Success is judged from
+//! the database, never from the API's `SUCCESS` (which only means "queued"). If the screen has
+//! not applied it within `DIALDECK_VICIDIAL_RECONCILE_SECS`, or can no longer apply it (the
+//! agent logged out, the screen is gone and the lead moved on), the Non-Agent API applies it
+//! (`update_lead`, `update_log_entry`, `add_dnc_phone`) and the receipt says `reconciled`.
+//! Call notes go into `vicidial_call_notes`.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{
+    api::{filter_callback_comments, CallbackSpec, VicidialError},
+    db, Vicidial,
+};
+use crate::disposition::{
+    ApplyError, CallContext, CallbackRecipient, Disposition, DispositionTarget, Lead, LiveCall,
+    StatusDef,
+};
+
+/// Applies dispositions to VICIdial.
+pub struct VicidialTarget {
+    v: Arc<Vicidial>,
+}
+
+impl VicidialTarget {
+    /// The target over a VICIdial connection.
+    pub fn new(v: Arc<Vicidial>) -> VicidialTarget {
+        VicidialTarget { v }
+    }
+}
+
+fn db_down(e: anyhow::Error) -> ApplyError {
+    tracing::warn!(error = %e, "VICIdial database unavailable while applying a disposition");
+    ApplyError::Retryable {
+        reason: "VICIdial's database is unavailable".into(),
+        retry_after: None,
+    }
+}
+
+fn api_failed(e: VicidialError) -> ApplyError {
+    if e.is_transient() {
+        ApplyError::Retryable {
+            reason: e.to_string(),
+            retry_after: None,
+        }
+    } else {
+        ApplyError::Permanent {
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// VICIdial's local time for an instant, `YYYY-MM-DD HH:MM:SS`.
+fn local(at: DateTime<Utc>, offset_secs: i64) -> String {
+    (at + chrono::Duration::seconds(offset_secs))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// VICIdial's call ids for manual, auto and inbound calls: a letter and 19 digits.
+fn is_vicidial_call_id(id: &str) -> bool {
+    id.len() == 20 && id.starts_with(['M', 'V', 'Y']) && id[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+impl VicidialTarget {
+    async fn callback_spec(&self, d: &Disposition) -> Result<Option<CallbackSpec>, ApplyError> {
+        let Some(cb) = &d.callback else {
+            return Ok(None);
+        };
+        let offset = db::utc_offset_secs(&self.v.db).await.map_err(db_down)?;
+        Ok(Some(CallbackSpec {
+            local_datetime: local(cb.at, offset),
+            recipient: match cb.recipient {
+                CallbackRecipient::UserOnly => "USERONLY",
+                CallbackRecipient::Anyone => "ANYONE",
+            },
+            comments: filter_callback_comments(&cb.comments),
+        }))
+    }
+
+    /// Whether VICIdial's tables show this disposition applied.
+    async fn applied(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let lead = d.lead.lead_id;
+        let want_lead = if d.callback.is_some() {
+            "CBHOLD"
+        } else {
+            d.status.status.as_str()
+        };
+        let Some((status, user)) = db::lead_status(&self.v.db, lead).await.map_err(db_down)? else {
+            return Err(ApplyError::Permanent {
+                reason: format!("lead {lead} no longer exists in VICIdial"),
+            });
+        };
+        if status != want_lead || user != d.agent_user {
+            return Ok(false);
+        }
+        if let Some((_, log_status)) =
+            db::call_log(&self.v.db, lead, &d.agent_user, d.call.started_at)
+                .await
+                .map_err(db_down)?
+        {
+            if log_status != d.status.status {
+                return Ok(false);
+            }
+        }
+        if d.callback.is_some() {
+            return db::has_callback(&self.v.db, lead, &d.status.status)
+                .await
+                .map_err(db_down);
+        }
+        Ok(true)
+    }
+
+    /// The Non-Agent API path, for when the screen cannot apply the disposition.
+    async fn reconcile(&self, d: &Disposition, why: &str) -> Result<serde_json::Value, ApplyError> {
+        tracing::info!(disposition = %d.id, lead = d.lead.lead_id, why, "applying the disposition through the Non-Agent API");
+        let cb = self.callback_spec(d).await?;
+        let api = &self.v.api;
+        let cb_args = cb
+            .as_ref()
+            .map(|c| (c, d.agent_user.as_str(), d.campaign_id.as_str()));
+        match api
+            .update_lead(d.lead.lead_id, &d.status.status, cb_args)
+            .await
+        {
+            Ok(_) => {}
+            Err(VicidialError::NotFound(_)) => {
+                return Err(ApplyError::Permanent {
+                    reason: format!("lead {} was not found by update_lead", d.lead.lead_id),
+                })
+            }
+            Err(e) => return Err(api_failed(e)),
+        }
+        let mut log_entry = "no VICIdial call id";
+        if is_vicidial_call_id(&d.call.call_id) {
+            log_entry = match api
+                .update_log_entry(&d.campaign_id, &d.call.call_id, &d.status.status)
+                .await
+            {
+                Ok(_) => "updated",
+                Err(VicidialError::NotFound(_)) => "no call log row",
+                Err(e) => return Err(api_failed(e)),
+            };
+        }
+        let dnc = self.dnc_lists(d).await?;
+        for list in &dnc {
+            api.add_dnc_phone(&d.lead.phone_number, list)
+                .await
+                .map_err(api_failed)?;
+        }
+        let notes = self.save_notes(d).await?;
+        Ok(json!({
+            "applied_by": "non_agent_api",
+            "reconciled": true,
+            "reason": why,
+            "log_entry": log_entry,
+            "dnc_lists": dnc,
+            "notes_saved": notes,
+        }))
+    }
+
+    /// The DNC lists the campaign says a DNC status goes to.
+    async fn dnc_lists(&self, d: &Disposition) -> Result<Vec<String>, ApplyError> {
+        if !d.status.flags.dnc {
+            return Ok(vec![]);
+        }
+        let (internal, campaign) = db::campaign_dnc(&self.v.db, &d.campaign_id)
+            .await
+            .map_err(db_down)?;
+        let on = |v: &str| v == "Y" || v == "AREACODE";
+        let mut lists = vec![];
+        if on(&internal) {
+            lists.push("SYSTEM_INTERNAL".to_string());
+        }
+        if on(&campaign) {
+            lists.push(d.campaign_id.clone());
+        }
+        Ok(lists)
+    }
+
+    async fn save_notes(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        if d.notes.trim().is_empty() {
+            return Ok(false);
+        }
+        let vicidial_id =
+            match db::call_log(&self.v.db, d.lead.lead_id, &d.agent_user, d.call.started_at)
+                .await
+                .map_err(db_down)?
+            {
+                Some((uniqueid, _)) => uniqueid,
+                None => d
+                    .call
+                    .vicidial_uniqueid
+                    .clone()
+                    .unwrap_or_else(|| d.call.call_id.chars().take(20).collect()),
+            };
+        let offset = db::utc_offset_secs(&self.v.db).await.map_err(db_down)?;
+        db::insert_call_notes(
+            &self.v.db,
+            d.lead.lead_id,
+            &vicidial_id,
+            &local(d.call.started_at, offset),
+            &d.notes,
+        )
+        .await
+        .map_err(db_down)
+    }
+
+    async fn finish_screen(&self, d: &Disposition) -> Result<serde_json::Value, ApplyError> {
+        let notes = self.save_notes(d).await?;
+        Ok(json!({ "applied_by": "agent_screen", "reconciled": false, "notes_saved": notes }))
+    }
+}
+
+#[async_trait]
+impl DispositionTarget for VicidialTarget {
+    fn name(&self) -> &'static str {
+        "vicidial"
+    }
+
+    async fn apply(&self, d: &Disposition) -> Result<serde_json::Value, ApplyError> {
+        let args = &self.v.args;
+        let lead = d.lead.lead_id;
+        let age = Utc::now() - d.accepted_at;
+        let reconcile_due = age >= chrono::Duration::seconds(args.reconcile_secs as i64);
+        let live = db::live_row_of(&self.v.db, &d.agent_user)
+            .await
+            .map_err(db_down)?;
+        let on_lead = live.as_ref().is_some_and(|l| l.lead_id == lead);
+        if !on_lead {
+            // The screen is past this call: either it applied the disposition or it never will.
+            if self.applied(d).await? {
+                return self.finish_screen(d).await;
+            }
+            let why = if live.is_none() {
+                "agent not logged into VICIdial"
+            } else {
+                "agent screen moved past the call"
+            };
+            return self.reconcile(d, why).await;
+        }
+        let live = live.expect("on_lead implies a row");
+        if reconcile_due {
+            return self
+                .reconcile(d, "agent screen did not apply it in time")
+                .await;
+        }
+        let api = &self.v.api;
+        if live.status == "INCALL" {
+            match api.external_hangup(&d.agent_user).await {
+                Ok(_) | Err(VicidialError::NotLoggedIn) => {}
+                Err(e) => return Err(api_failed(e)),
+            }
+        }
+        let queued = live.external_status.split('!').next() == Some(d.status.status.as_str());
+        if !queued {
+            let cb = self.callback_spec(d).await?;
+            match api
+                .external_status(&d.agent_user, &d.status.status, cb.as_ref())
+                .await
+            {
+                Ok(_) | Err(VicidialError::NotLoggedIn) => {}
+                Err(e) => return Err(api_failed(e)),
+            }
+        }
+        // Wait for the screen's next polls to apply it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(args.confirm_secs);
+        let step = Duration::from_millis((args.poll_ms / 4).clamp(50, 500));
+        loop {
+            tokio::time::sleep(step).await;
+            let now_on_lead = db::live_row_of(&self.v.db, &d.agent_user)
+                .await
+                .map_err(db_down)?
+                .is_some_and(|l| l.lead_id == lead);
+            if !now_on_lead {
+                if self.applied(d).await? {
+                    return self.finish_screen(d).await;
+                }
+                return self
+                    .reconcile(d, "agent screen left the call without applying it")
+                    .await;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApplyError::Retryable {
+                    reason: "waiting for VICIdial's agent screen to apply it".into(),
+                    retry_after: Some(Duration::from_secs(1)),
+                });
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl CallContext for Vicidial {
+    async fn selectable_statuses(&self, campaign_id: &str) -> anyhow::Result<Vec<StatusDef>> {
+        Ok(db::statuses(&self.db, campaign_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.selectable)
+            .collect())
+    }
+
+    async fn live_call(&self, agent_user: &str) -> anyhow::Result<Option<LiveCall>> {
+        Ok(db::live_row_of(&self.db, agent_user)
+            .await?
+            .map(|r| LiveCall {
+                agent_user: r.user,
+                campaign_id: r.campaign_id,
+                lead_id: r.lead_id,
+                status: r.status,
+                call_id: (!r.callerid.is_empty()).then_some(r.callerid),
+            }))
+    }
+
+    async fn lead(&self, lead_id: i64) -> anyhow::Result<Option<Lead>> {
+        db::lead(&self.db, lead_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_and_local_times() {
+        assert!(is_vicidial_call_id("M1125024600000000008"));
+        assert!(!is_vicidial_call_id("call-1234-abcd"));
+        assert!(!is_vicidial_call_id("M11250246000000000x8"));
+        let at = DateTime::parse_from_rfc3339("2026-12-01T15:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(local(at, -5 * 3600), "2026-12-01 10:30:00");
+    }
+}
