@@ -362,8 +362,18 @@ impl Peer {
     async fn gather(&self) -> Result<String, MediaError> {
         let start = now_ms();
         let mut early: Option<f64> = None;
+        let local_sdp = || {
+            self.pc
+                .local_description()
+                .map(|d| d.sdp())
+                .unwrap_or_default()
+        };
         loop {
-            if self.pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+            // Right after an ICE restart the state may still read "complete" from the last
+            // round while the new description has no candidate yet: wait for both.
+            if self.pc.ice_gathering_state() == RtcIceGatheringState::Complete
+                && local_sdp().contains("a=candidate:")
+            {
                 break;
             }
             let now = now_ms();
@@ -376,11 +386,7 @@ impl Peer {
             }
             sleep(20).await;
         }
-        let sdp = self
-            .pc
-            .local_description()
-            .map(|d| d.sdp())
-            .unwrap_or_default();
+        let sdp = local_sdp();
         if sdp.contains("a=candidate:") {
             Ok(sdp)
         } else {
