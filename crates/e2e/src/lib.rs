@@ -4,7 +4,9 @@
 //! Everything binds to 127.0.0.1; every process started here is stopped by its own PID when its
 //! guard drops. `cargo xtask test` builds the release binary and points `DIALDECK_BIN` at it.
 
+pub mod lab;
 pub mod process;
+pub mod profile;
 pub mod webdriver;
 
 pub use process::{free_port, DialdeckServer, Guard};
