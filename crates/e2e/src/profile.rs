@@ -36,6 +36,8 @@ pub fn lab_agent(user: &str, auto_answer: bool) -> AgentProfile {
             ice_servers: vec![],
             conf_exten: None,
             auto_answer,
+            join_by_dialing: false,
+            conference_prefix: String::new(),
         },
         screen: AgentScreenLogin {
             url: "http://127.0.0.1:9/agc/vicidial.php".into(),

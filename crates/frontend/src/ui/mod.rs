@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 use crate::shell::http::{self, HttpError};
 
-pub use self::{desk::Desk, login::LoginScreen, phone::PhonePanel, status::StatusLine};
+pub use self::{desk::Desk, login::LoginScreen, status::StatusLine};
 
 /// The logged-in agent, once `/api/me` or `/api/login` says who it is.
 pub type Agent = RwSignal<Option<AgentProfile>>;
@@ -63,14 +63,7 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="content">
                 {move || match agent.get() {
-                    Some(profile) => {
-                        let phone = profile.phone.clone();
-                        view! {
-                            <Desk profile=profile password=password.0 />
-                            <PhonePanel config=phone />
-                        }
-                        .into_any()
-                    }
+                    Some(profile) => view! { <Desk profile=profile password=password.0 /> }.into_any(),
                     None => view! { <LoginScreen config=config /> }.into_any(),
                 }}
             </main>

@@ -9,8 +9,7 @@ use crate::phone::{self, state::clock, CallView, PhoneCommand, PhoneView, RegVie
 
 /// The softphone for the logged-in agent's account.
 #[component]
-pub fn PhonePanel(config: PhoneConfig) -> impl IntoView {
-    let view = RwSignal::new(PhoneView::default());
+pub fn PhonePanel(config: PhoneConfig, view: RwSignal<PhoneView>) -> impl IntoView {
     phone::start(config, view);
     on_cleanup(phone::stop);
 
