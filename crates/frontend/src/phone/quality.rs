@@ -220,17 +220,39 @@ pub struct Summary {
     pub one_way_alarms: u32,
 }
 
+/// `x` with `decimals` digits after the point, without the float formatting machinery of
+/// `core::fmt` (it weighs kilobytes in the wasm bundle).
+pub fn fixed(x: f64, decimals: u32) -> String {
+    if !x.is_finite() {
+        return "–".into();
+    }
+    let scale = 10i64.pow(decimals);
+    let scaled = (x * scale as f64).round() as i64;
+    let sign = if scaled < 0 { "-" } else { "" };
+    let abs = scaled.unsigned_abs();
+    let (int, frac) = (abs / scale as u64, abs % scale as u64);
+    if decimals == 0 {
+        format!("{sign}{int}")
+    } else {
+        let mut f = frac.to_string();
+        while f.len() < decimals as usize {
+            f.insert(0, '0');
+        }
+        format!("{sign}{int}.{f}")
+    }
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} s of audio, MOS {:.1} (worst {:.1}), loss {:.1}%, jitter up to {:.0} ms, \
+            "{} s of audio, MOS {} (worst {}), loss {}%, jitter up to {} ms, \
              {} packets in / {} out",
             self.seconds,
-            self.mos_avg,
-            self.mos_min,
-            self.loss_pct,
-            self.max_jitter_ms,
+            fixed(self.mos_avg, 1),
+            fixed(self.mos_min, 1),
+            fixed(self.loss_pct, 1),
+            fixed(self.max_jitter_ms, 0),
             self.packets_received,
             self.packets_sent
         )?;
@@ -244,6 +266,15 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_point_formatting() {
+        assert_eq!(fixed(4.26, 1), "4.3");
+        assert_eq!(fixed(0.00412, 4), "0.0041");
+        assert_eq!(fixed(-1.5, 0), "-2");
+        assert_eq!(fixed(12.0, 2), "12.00");
+        assert_eq!(fixed(f64::NAN, 1), "–");
+    }
 
     fn raw(at_ms: f64, recv: u64, sent: u64, lost: i64) -> RawStats {
         RawStats {

@@ -5,7 +5,9 @@
 use dialdeck_shared::PhoneConfig;
 use leptos::prelude::*;
 
-use crate::phone::{self, state::clock, CallView, PhoneCommand, PhoneView, RegView};
+use crate::phone::{
+    self, quality::fixed, state::clock, CallView, PhoneCommand, PhoneView, RegView,
+};
 
 /// The softphone for the logged-in agent's account.
 #[component]
@@ -19,7 +21,7 @@ pub fn PhonePanel(config: PhoneConfig, view: RwSignal<PhoneView>) -> impl IntoVi
         RegView::Registering => "Registering…".into(),
         RegView::Registered => "Registered".into(),
         RegView::Reconnecting { attempt, at_ms } => {
-            let secs = ((at_ms - v().now_ms) / 1000.0).ceil().max(0.0);
+            let secs = ((at_ms - v().now_ms) / 1000.0).ceil().max(0.0) as u64;
             format!("Reconnecting (attempt {attempt}, next in {secs} s)")
         }
         RegView::Failed(why) => format!("Registration failed: {why}"),
@@ -68,18 +70,18 @@ pub fn PhonePanel(config: PhoneConfig, view: RwSignal<PhoneView>) -> impl IntoVi
                 <dl id="phone-quality" class="phone-quality"
                     data-packets-received=q.packets_received
                     data-packets-sent=q.packets_sent
-                    data-level-in=format!("{:.4}", q.level_in)
-                    data-level-out=format!("{:.4}", q.level_out)
-                    data-mos=format!("{:.2}", q.mos)
+                    data-level-in=fixed(q.level_in, 4)
+                    data-level-out=fixed(q.level_out, 4)
+                    data-mos=fixed(q.mos, 2)
                     data-dtls=q.dtls_state.clone()
                     data-codec=q.codec.clone()>
                     <dt>"Codec"</dt><dd>{q.codec.clone()}</dd>
-                    <dt>"MOS"</dt><dd>{format!("{:.1}", q.mos)}</dd>
+                    <dt>"MOS"</dt><dd>{fixed(q.mos, 1)}</dd>
                     <dt>"RTT"</dt><dd>{rtt}</dd>
-                    <dt>"Jitter"</dt><dd>{format!("{:.0} ms", q.jitter_ms)}</dd>
-                    <dt>"Loss"</dt><dd>{format!("{:.1} %", q.loss_pct)}</dd>
+                    <dt>"Jitter"</dt><dd>{format!("{} ms", fixed(q.jitter_ms, 0))}</dd>
+                    <dt>"Loss"</dt><dd>{format!("{} %", fixed(q.loss_pct, 1))}</dd>
                     <dt>"Level in/out"</dt>
-                    <dd>{format!("{:.2} / {:.2}", q.level_in, q.level_out)}</dd>
+                    <dd>{format!("{} / {}", fixed(q.level_in, 2), fixed(q.level_out, 2))}</dd>
                 </dl>
             }
         })
