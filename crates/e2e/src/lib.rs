@@ -6,7 +6,6 @@
 
 pub mod lab;
 pub mod process;
-pub mod profile;
 pub mod webdriver;
 
 pub use process::{free_port, DialdeckServer, Guard};

@@ -3,18 +3,20 @@
 //! (with rtpengine and SIPp where a plain-RTP party is needed). Each test runs in a network
 //! namespace of its own that has only `lo` (see `dialdeck_e2e::lab`).
 //!
-//! The agent's profile comes from `dialdeck_e2e::profile` until the server's login is on this
-//! branch.
+//! Agents log in through the real login form: the server reads them and their phones from a
+//! real MariaDB with VICIdial's schema and seed (the phones' server pointed at the lab's
+//! Kamailio), and the desk's hidden frame opens a session on the VICIdial simulator.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use dialdeck_e2e::{
     lab::{self, Lab, Sipp},
-    profile::{lab_agent, ProfileProxy},
     Browser, ChromeDriver, DialdeckServer,
 };
+use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, SimOptions, VicidialSim};
 use serde_json::json;
+use sqlx::ConnectOptions;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
@@ -26,31 +28,120 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-async fn server() -> anyhow::Result<DialdeckServer> {
-    DialdeckServer::start(&[("DIALDECK_PHONE_WS_ORIGINS", lab::WS_URL)]).await
+/// The real binary, logged-in agents from VICIdial's tables, and VICIdial's simulator for the
+/// desk's hidden agent screen.
+struct Server {
+    dialdeck: DialdeckServer,
+    db: sqlx::MySqlPool,
+    _sim: VicidialSim,
+}
+
+impl std::ops::Deref for Server {
+    type Target = DialdeckServer;
+    fn deref(&self) -> &DialdeckServer {
+        &self.dialdeck
+    }
+}
+
+/// The agent whose phone is `extension`, and the password the seed gives them here.
+fn agent_of(extension: &str) -> (&'static str, &'static str) {
+    match extension {
+        "cc1001" => ("1001", seed::PLAIN_PASSWORD),
+        "cc1002" => ("1002", "agentpass2"),
+        other => panic!("no lab agent for {other}"),
+    }
+}
+
+async fn server() -> anyhow::Result<Server> {
+    let maria = MariaDb::shared();
+    let name = maria.fresh_database().await?;
+    let mut conn = maria.options(&name).connect().await?;
+    seed::seed(&mut conn, false).await?;
+    let db = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(4)
+        .connect_with(maria.options(&name))
+        .await?;
+    // The telephony server is the lab's Kamailio; its phones are called into the session by
+    // VICIdial (not webphones), so the phone does not dial the conference itself here.
+    for sql in [
+        format!(
+            "UPDATE servers SET server_ip = '{}', web_socket_url = '{}'",
+            lab::DOMAIN,
+            lab::WS_URL
+        ),
+        format!(
+            "UPDATE phones SET server_ip = '{}', is_webphone = 'N'",
+            lab::DOMAIN
+        ),
+        "UPDATE vicidial_users SET pass = 'agentpass2' WHERE user = '1002'".to_string(),
+    ] {
+        sqlx::query(&sql).execute(&db).await?;
+    }
+    let sim = VicidialSim::start(db.clone(), SimOptions::default()).await?;
+    let db_url = maria.url(&name);
+    let web_url = sim.base_url();
+    let dialdeck = DialdeckServer::start(&[
+        ("DIALDECK_PHONE_WS_ORIGINS", lab::WS_URL),
+        ("DIALDECK_VICIDIAL_DB_URL", db_url.as_str()),
+        ("DIALDECK_VICIDIAL_WEB_URL", web_url.as_str()),
+        ("DIALDECK_VICIDIAL_API_USER", seed::API_USER),
+        ("DIALDECK_VICIDIAL_API_PASS", seed::API_PASS),
+    ])
+    .await?;
+    Ok(Server {
+        dialdeck,
+        db,
+        _sim: sim,
+    })
 }
 
 /// One agent's browser with the phone panel open.
 struct Phone {
     browser: Browser,
-    _front: ProfileProxy,
     name: &'static str,
 }
 
 impl Phone {
     async fn open(
         driver: &ChromeDriver,
-        server: &DialdeckServer,
+        server: &Server,
         user: &'static str,
         auto_answer: bool,
         omit_flags: &[&str],
     ) -> anyhow::Result<Phone> {
-        let front = ProfileProxy::start(&server.url, lab_agent(user, auto_answer)).await?;
+        sqlx::query("UPDATE phones SET webphone_auto_answer = ? WHERE extension = ?")
+            .bind(if auto_answer { "Y" } else { "N" })
+            .bind(user)
+            .execute(&server.db)
+            .await?;
+        let (agent, password) = agent_of(user);
         let browser = driver.browser_without(omit_flags, &[]).await?;
-        browser.goto(&front.url).await?;
+        browser.goto(&server.url).await?;
+        browser
+            .wait_for(
+                "document.querySelector('#login-form button') && !document.querySelector('#login-form button').disabled",
+                SECS(15),
+                "the login form",
+            )
+            .await?;
+        browser
+            .execute(
+                "for (const [id, v] of [['login-user', arguments[0]], ['login-password', arguments[1]]]) { \
+                   const i = document.getElementById(id); i.value = v; \
+                   i.dispatchEvent(new Event('input', {bubbles: true})); } \
+                 document.querySelector('#login-form button').click();",
+                json!([agent, password]),
+            )
+            .await?;
+        browser
+            .wait_for(
+                "document.getElementById('phone-registration')",
+                SECS(15),
+                &format!("{user} logged in"),
+            )
+            .await?;
         Ok(Phone {
             browser,
-            _front: front,
             name: user,
         })
     }
