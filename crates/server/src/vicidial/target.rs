@@ -57,6 +57,10 @@ fn api_failed(e: VicidialError) -> ApplyError {
     }
 }
 
+/// How long a disposition must still look unapplied after the agent's screen left the call
+/// before the Non-Agent API applies it (the screen's own writes follow the agent's release).
+const SCREEN_SETTLE: Duration = Duration::from_secs(2);
+
 /// VICIdial's local time for an instant, `YYYY-MM-DD HH:MM:SS`.
 fn local(at: DateTime<Utc>, offset_secs: i64) -> String {
     (at + chrono::Duration::seconds(offset_secs))
@@ -116,6 +120,26 @@ impl VicidialTarget {
                 .map_err(db_down);
         }
         Ok(true)
+    }
+
+    /// Whether the agent's screen, which has left the call, applied the disposition.
+    ///
+    /// VICIdial's screen frees the agent (`vicidial_live_agents`: no lead, paused) *before* it
+    /// writes the lead, the call log and the callback, in separate statements. Seen in that gap
+    /// the disposition looks unapplied, and reconciling then applied it a second time
+    /// (`update_lead` after the screen's own dispo: found by the crash test, issue #7). So "not
+    /// applied" is believed only once it has held for [`SCREEN_SETTLE`].
+    async fn applied_by_screen(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let deadline = tokio::time::Instant::now() + SCREEN_SETTLE;
+        loop {
+            if self.applied(d).await? {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The Non-Agent API path, for when the screen cannot apply the disposition.
@@ -236,7 +260,7 @@ impl DispositionTarget for VicidialTarget {
         let on_lead = live.as_ref().is_some_and(|l| l.lead_id == lead);
         if !on_lead {
             // The screen is past this call: either it applied the disposition or it never will.
-            if self.applied(d).await? {
+            if self.applied_by_screen(d).await? {
                 return self.finish_screen(d).await;
             }
             let why = if live.is_none() {
@@ -280,7 +304,7 @@ impl DispositionTarget for VicidialTarget {
                 .map_err(db_down)?
                 .is_some_and(|l| l.lead_id == lead);
             if !now_on_lead {
-                if self.applied(d).await? {
+                if self.applied_by_screen(d).await? {
                     return self.finish_screen(d).await;
                 }
                 return self
