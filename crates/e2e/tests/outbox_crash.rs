@@ -441,16 +441,32 @@ fn target_names(answer: &Value) -> Vec<String> {
     names
 }
 
-/// Submits again and checks the answer is the first one's (same disposition, same targets,
-/// no more targets pending than before... at most progressed).
-async fn resubmit(api: &Api, call: &Call, first: &Value) -> anyhow::Result<()> {
+fn done_targets(answer: &Value) -> Vec<String> {
+    answer["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["state"] == "done")
+        .filter_map(|t| t["target"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Submits again: the answer names the same disposition and targets as `before` (an earlier
+/// answer), and no target that was done is anything else now. Returns the new answer.
+async fn resubmit(api: &Api, call: &Call, before: &Value) -> anyhow::Result<Value> {
     let again = submit(api, call).await?;
     ensure!(
-        target_names(&again) == target_names(first) && target_names(first).len() == 2,
-        "replay of {} answered {again}, first {first}",
+        target_names(&again) == target_names(before) && target_names(before).len() == 2,
+        "replay of {} answered {again}, before {before}",
         call.id()
     );
-    Ok(())
+    let now_done = done_targets(&again);
+    ensure!(
+        done_targets(before).iter().all(|t| now_done.contains(t)),
+        "replay of {} went back: {again}, before {before}",
+        call.id()
+    );
+    Ok(again)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -668,7 +684,7 @@ async fn run(
     // VICIdial's APIs go down; every disposition is submitted, some twice.
     sim.set_api_down(true);
     let api_down_at = Instant::now();
-    let mut firsts: HashMap<String, Value> = HashMap::new();
+    let mut answers: HashMap<String, Value> = HashMap::new();
     let mut duplicates = 0;
     for (i, call) in calls.iter().enumerate() {
         let first = submit(api, call).await?;
@@ -677,11 +693,13 @@ async fn run(
             "targets of {}: {first}",
             call.id()
         );
-        if i % DUPLICATE_EVERY == 0 {
-            resubmit(api, call, &first).await?;
+        let last = if i % DUPLICATE_EVERY == 0 {
             duplicates += 1;
-        }
-        firsts.insert(call.id().to_string(), first);
+            resubmit(api, call, &first).await?
+        } else {
+            first
+        };
+        answers.insert(call.id().to_string(), last);
     }
     // The same key with another body is refused, and changes nothing.
     let mut reused = calls[0].request.clone();
@@ -723,7 +741,8 @@ async fn run(
         restart_sum += took;
         if k % RESUBMIT_AFTER_RESTART_EVERY == 0 {
             let call = &calls[rng.below(calls.len() as u64) as usize];
-            resubmit(api, call, &firsts[call.id()]).await?;
+            let again = resubmit(api, call, &answers[call.id()]).await?;
+            answers.insert(call.id().to_string(), again);
             duplicates += 1;
         }
     }
@@ -864,6 +883,25 @@ async fn run(
                 .fetch_one(pool)
                 .await?;
         ensure!(notes == 1, "lead {lead}: {notes} call-notes rows, want 1");
+    }
+
+    // A call-log row changes status once (a repeat with the same status changes nothing).
+    let mut log_changes: HashMap<&str, usize> = HashMap::new();
+    for e in &ledger {
+        if let LedgerEntry::LogEntryUpdated {
+            uniqueid,
+            old_status,
+            new_status,
+            ..
+        } = e
+        {
+            if old_status != new_status {
+                *log_changes.entry(uniqueid.as_str()).or_default() += 1;
+            }
+        }
+    }
+    if let Some((uniqueid, n)) = log_changes.iter().find(|(_, n)| **n > 1) {
+        bail!("vicidial_log {uniqueid} changed status {n} times");
     }
 
     // Exactly once in GHL.

@@ -122,6 +122,28 @@ impl VicidialTarget {
         Ok(true)
     }
 
+    /// Whether the lead already has this disposition's status (and its callback).
+    async fn lead_shows(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let want = if d.callback.is_some() {
+            "CBHOLD"
+        } else {
+            d.status.status.as_str()
+        };
+        let status = db::lead_status(&self.v.db, d.lead.lead_id)
+            .await
+            .map_err(db_down)?
+            .map(|(status, _)| status);
+        if status.as_deref() != Some(want) {
+            return Ok(false);
+        }
+        if d.callback.is_some() {
+            return db::has_callback(&self.v.db, d.lead.lead_id, &d.status.status)
+                .await
+                .map_err(db_down);
+        }
+        Ok(true)
+    }
+
     /// Whether the agent's screen, which has left the call, applied the disposition.
     ///
     /// VICIdial's screen frees the agent (`vicidial_live_agents`: no lead, paused) *before* it
@@ -150,17 +172,23 @@ impl VicidialTarget {
         let cb_args = cb
             .as_ref()
             .map(|c| (c, d.agent_user.as_str(), d.campaign_id.as_str()));
-        match api
-            .update_lead(d.lead.lead_id, &d.status.status, cb_args)
-            .await
-        {
-            Ok(_) => {}
-            Err(VicidialError::NotFound(_)) => {
-                return Err(ApplyError::Permanent {
-                    reason: format!("lead {} was not found by update_lead", d.lead.lead_id),
-                })
+        // A previous attempt may have sent `update_lead` and died (or lost its answer) before
+        // the outbox recorded it: sending it again would apply the disposition twice (found by
+        // the crash test, issue #7). The call set the lead `INCALL`, so a lead already showing
+        // this disposition's status (and callback) got it from that attempt.
+        if !self.lead_shows(d).await? {
+            match api
+                .update_lead(d.lead.lead_id, &d.status.status, cb_args)
+                .await
+            {
+                Ok(_) => {}
+                Err(VicidialError::NotFound(_)) => {
+                    return Err(ApplyError::Permanent {
+                        reason: format!("lead {} was not found by update_lead", d.lead.lead_id),
+                    })
+                }
+                Err(e) => return Err(api_failed(e)),
             }
-            Err(e) => return Err(api_failed(e)),
         }
         let mut log_entry = "no VICIdial call id";
         if is_vicidial_call_id(&d.call.call_id) {
