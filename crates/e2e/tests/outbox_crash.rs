@@ -3,8 +3,8 @@
 //! on the same data directory and port. GHL (the simulator, behind a fault-injecting proxy)
 //! fails about [`GHL_FAILURE_PER_MILLE`]/1000 of the requests (429 with rate-limit headers,
 //! 5xx, timeouts, answers lost after the change was made); VICIdial's APIs are down for the
-//! first part of the run; some agents' VICIdial screens are gone (the Non-Agent API has to
-//! reconcile); dispositions are submitted twice, also across restarts.
+//! first part of the run and slow afterwards; some agents' VICIdial screens are gone (the
+//! Non-Agent API has to reconcile); dispositions are submitted twice, also across restarts.
 //!
 //! At the end every disposition is `done` for both targets, and the simulators' ledgers and
 //! stores show each one applied exactly once: one screen disposition or one `update_lead` per
@@ -51,6 +51,9 @@ const KILL_AFTER_MS: (u64, u64) = (50, 400);
 const SCREEN_GONE_EVERY: usize = 4;
 /// VICIdial's APIs answer 503 from before the first submission until this long after it.
 const VICIDIAL_API_DOWN: Duration = Duration::from_secs(10);
+/// Once back, VICIdial's APIs answer this slowly (a slow VICIdial widens the moments between
+/// one API effect and the outbox recording it, where a kill finds out whether it repeats).
+const VICIDIAL_API_DELAY: Duration = Duration::from_millis(150);
 /// The server applies a disposition through VICIdial's Non-Agent API once it is this old and
 /// the screen has not applied it (seconds): within the kill phase, so that path is killed too.
 const RECONCILE_SECS: &str = "16";
@@ -733,6 +736,7 @@ async fn run(
             running_total += running;
         }
         if api_back.is_none() && api_down_at.elapsed() >= VICIDIAL_API_DOWN {
+            sim.set_api_delay(VICIDIAL_API_DELAY);
             sim.set_api_down(false);
             api_back = Some(k);
         }
@@ -965,6 +969,19 @@ async fn run(
         calls.len()
     );
 
+    // How often the Non-Agent API path was entered again for the same disposition (a kill or
+    // a timeout interrupted it): the repeats that must not apply it twice.
+    let log = std::fs::read_to_string(server.log_path()).unwrap_or_default();
+    let mut reconciles: HashMap<&str, usize> = HashMap::new();
+    for line in log.lines() {
+        if line.contains("through the Non-Agent API") {
+            if let Some(call) = calls.iter().find(|c| line.contains(c.id())) {
+                *reconciles.entry(call.id()).or_default() += 1;
+            }
+        }
+    }
+    let reconciled_again = reconciles.values().filter(|n| **n > 1).count();
+
     let faults = proxy.counts.lock().unwrap().clone();
     let injected: u64 = faults.values().sum();
     let ghl_requests = injected + proxy.forwarded.load(Ordering::Relaxed)
@@ -977,7 +994,8 @@ async fn run(
     println!(
         "outbox_crash: PASS in {:.1} s: {} dispositions ({} duplicate submissions), {KILLS} \
          SIGKILLs, {} server starts; VICIdial: {by_screen} by the agent screen, {by_api} by \
-         update_lead, {vicidial_requests} API requests; GHL: {ghl_requests} requests, {injected} \
+         update_lead ({reconciled_again} of them entered that path more than once), \
+         {vicidial_requests} API requests; GHL: {ghl_requests} requests, {injected} \
          failed on purpose ({:.0} %): {faults:?}",
         t0.elapsed().as_secs_f64(),
         calls.len(),
