@@ -141,6 +141,17 @@ impl CrashableServer {
         Ok(())
     }
 
+    /// Kills the server (if running) and keeps its data directory and log on disk for a
+    /// person to look at; returns the directory.
+    pub fn stop_and_keep_data(mut self) -> PathBuf {
+        drop(self.process.take());
+        let dir = std::mem::replace(
+            &mut self.data_dir,
+            tempfile::tempdir().expect("temporary directory"),
+        );
+        dir.keep()
+    }
+
     /// Starts the server again on the same port and data directory; waits for `/healthz`.
     pub async fn restart(&mut self) -> anyhow::Result<Duration> {
         if self.process.is_some() {

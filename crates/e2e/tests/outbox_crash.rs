@@ -642,8 +642,11 @@ async fn every_disposition_lands_exactly_once_through_a_hundred_sigkills() -> an
             server.log_path().display(),
             server.log_tail(40)
         );
-        // Keep the data directory for a person to look at.
-        std::mem::forget(server);
+        let kept = server.stop_and_keep_data();
+        eprintln!(
+            "outbox_crash: the server's data directory is kept at {}",
+            kept.display()
+        );
     }
     result
 }
