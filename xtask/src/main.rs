@@ -4,6 +4,7 @@
 //! - `bootstrap`: installs what the project needs, idempotently (see [`bootstrap`]).
 //! - `build`: release frontend (Trunk) embedded into the release server binary.
 //! - `run [-- ARGS]`: build, then run the single binary on its embedded defaults.
+//! - `dev`: the release binary against the VICIdial and GHL simulators (local development).
 //! - `test`: everything CI checks: fmt, clippy, native tests, the release wasm build, and the
 //!   end-to-end tests against the real binary in headless Chromium.
 //! - `bench`: bundle size (and the benchmarks other crates register).
@@ -11,6 +12,7 @@
 
 mod bench;
 mod bootstrap;
+mod dev;
 mod util;
 
 use std::process::ExitCode;
@@ -27,11 +29,12 @@ fn main() -> ExitCode {
         "bootstrap" => bootstrap::run(bootstrap::Level::Test).map(|_| ()),
         "build" => build(),
         "run" => run(rest),
+        "dev" => dev::run(),
         "test" => test(),
         "bench" => bench::run(),
         "trunk" => trunk(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <bootstrap|build|run|test|bench|trunk> [args]");
+            println!("usage: cargo xtask <bootstrap|build|run|dev|test|bench|trunk> [args]");
             Ok(())
         }
         other => Err(Fail(format!(

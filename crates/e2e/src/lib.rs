@@ -5,7 +5,9 @@
 //! guard drops. `cargo xtask test` builds the release binary and points `DIALDECK_BIN` at it.
 
 pub mod crash;
+pub mod lab;
 pub mod process;
+pub mod profile;
 pub mod webdriver;
 
 pub use crash::CrashableServer;

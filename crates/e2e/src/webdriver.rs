@@ -69,8 +69,22 @@ impl ChromeDriver {
 
     /// Opens a new headless Chromium session with [`CHROMIUM_FLAGS`] plus `extra_flags`.
     pub async fn browser(&self, extra_flags: &[&str]) -> anyhow::Result<Browser> {
+        self.browser_without(&[], extra_flags).await
+    }
+
+    /// Like [`ChromeDriver::browser`], leaving out the `omit` flags of [`CHROMIUM_FLAGS`]
+    /// (e.g. `--allow-loopback-in-peer-connection`, to test a browser with no ICE candidate).
+    pub async fn browser_without(
+        &self,
+        omit: &[&str],
+        extra_flags: &[&str],
+    ) -> anyhow::Result<Browser> {
         let profile = tempfile::tempdir()?;
-        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = CHROMIUM_FLAGS
+            .iter()
+            .filter(|f| !omit.contains(f))
+            .map(|s| s.to_string())
+            .collect();
         args.extend(extra_flags.iter().map(|s| s.to_string()));
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({

@@ -62,6 +62,10 @@ const RECONCILE_SECS: &str = "16";
 const STATUSES: [&str; 5] = ["NI", "SALE", "DNC", "CB", "B"];
 /// Every n-th disposition is POSTed twice right away.
 const DUPLICATE_EVERY: usize = 5;
+/// Every n-th disposition (offset 2) is held back and POSTed during the kill phase, racing a
+/// kill: the server may die before, while or after it stores it; after the restart the same
+/// request again must be accepted, and the disposition applied once.
+const LATE_EVERY: usize = 5;
 /// After every n-th restart one disposition is POSTed again.
 const RESUBMIT_AFTER_RESTART_EVERY: usize = 10;
 /// GHL requests failing, per mille (split over the fault kinds in [`Proxy::pick`]).
@@ -692,7 +696,13 @@ async fn run(
     let api_down_at = Instant::now();
     let mut answers: HashMap<String, Value> = HashMap::new();
     let mut duplicates = 0;
+    let is_late = |i: usize| i % LATE_EVERY == 2;
+    let mut late: Vec<&Call> = Vec::new();
     for (i, call) in calls.iter().enumerate() {
+        if is_late(i) {
+            late.push(call);
+            continue;
+        }
         let first = submit(api, call).await?;
         ensure!(
             target_names(&first) == ["ghl", "vicidial"],
@@ -726,11 +736,30 @@ async fn run(
     let mut restart_max = Duration::ZERO;
     let mut restart_sum = Duration::ZERO;
     let mut api_back = None;
+    let late_every_kill = (KILLS / late.len().max(1)).max(1);
+    let (mut raced, mut raced_answered) = (0, 0);
+    late.reverse();
     for k in 1..=KILLS {
         tokio::time::sleep(Duration::from_millis(
             rng.between(KILL_AFTER_MS.0, KILL_AFTER_MS.1),
         ))
         .await;
+        // A held-back disposition races this kill.
+        let racing = if k % late_every_kill == 0 {
+            late.pop()
+        } else {
+            None
+        };
+        let racing_submit = racing.map(|call| {
+            let (api, call) = (api.clone(), call.clone());
+            tokio::spawn(async move {
+                api.post(Some(&call.cookie), "/api/dispositions", &call.request)
+                    .await
+            })
+        });
+        if racing.is_some() {
+            tokio::time::sleep(Duration::from_millis(rng.below(25))).await;
+        }
         let pid = server.pid().context("server not running")?;
         server.kill9()?;
         let running = running_jobs(server, pid).await?;
@@ -746,8 +775,35 @@ async fn run(
         let took = server.restart().await?;
         restart_max = restart_max.max(took);
         restart_sum += took;
+        if let (Some(call), Some(task)) = (racing, racing_submit) {
+            // Answered before the kill (stored), or cut off (stored or not): the same request
+            // now is accepted either way, as the same disposition.
+            let before = task.await?;
+            let now = submit(api, call).await?;
+            ensure!(
+                target_names(&now) == ["ghl", "vicidial"],
+                "targets of {}: {now}",
+                call.id()
+            );
+            // A transport error is the kill; an answer must be the acceptance.
+            if let Ok((code, before, _)) = &before {
+                raced_answered += 1;
+                ensure!(
+                    *code == 202 && target_names(before) == target_names(&now),
+                    "{}: answered {code} {before} before the kill, {now} after",
+                    call.id()
+                );
+            }
+            raced += 1;
+            duplicates += 1;
+            answers.insert(call.id().to_string(), now);
+        }
         if k % RESUBMIT_AFTER_RESTART_EVERY == 0 {
-            let call = &calls[rng.below(calls.len() as u64) as usize];
+            let submitted: Vec<&Call> = calls
+                .iter()
+                .filter(|c| answers.contains_key(c.id()))
+                .collect();
+            let call = submitted[rng.below(submitted.len() as u64) as usize];
             let again = resubmit(api, call, &answers[call.id()]).await?;
             answers.insert(call.id().to_string(), again);
             duplicates += 1;
@@ -756,10 +812,19 @@ async fn run(
     if api_back.is_none() {
         sim.set_api_down(false);
     }
+    for call in late.drain(..) {
+        let answer = submit(api, call).await?;
+        answers.insert(call.id().to_string(), answer);
+    }
+    ensure!(
+        answers.len() == calls.len(),
+        "not every disposition was submitted"
+    );
     println!(
         "outbox_crash: {KILLS} SIGKILLs in {:.1} s ({kills_with_running} with jobs running, \
          {running_total} running jobs killed in all); restarts {:.0} ms on average, {:.0} ms at most; \
-         VICIdial's API back at kill {}",
+         VICIdial's API back at kill {}; {raced} submissions raced a kill ({raced_answered} \
+         answered before it)",
         kill_phase.elapsed().as_secs_f64(),
         restart_sum.as_secs_f64() * 1000.0 / KILLS as f64,
         restart_max.as_secs_f64() * 1000.0,

@@ -1,6 +1,7 @@
 //! dialdeck's browser app. `shell/` is the only code that touches web-sys; `ui/` holds the
 //! Leptos components, which read signals and send commands.
 
+mod phone;
 mod shell;
 mod ui;
 

@@ -34,6 +34,12 @@ pub struct Config {
     #[arg(long, env = "DIALDECK_VICIDIAL_WEB_ORIGIN")]
     pub vicidial_web_origin: Option<String>,
 
+    /// Origins (`wss://host[:port]`, or `ws://` for a lab on loopback) of the SIP WebSocket
+    /// servers agents' phones connect to, comma-separated; added to the
+    /// Content-Security-Policy `connect-src` (which allows any `wss:` already).
+    #[arg(long, env = "DIALDECK_PHONE_WS_ORIGINS", value_delimiter = ',')]
+    pub phone_ws_origins: Vec<String>,
+
     /// Log filter in `tracing` syntax, e.g. `info` or `dialdeck_server=debug,tower_http=info`.
     #[arg(long, env = "DIALDECK_LOG", default_value = "info")]
     pub log: String,
@@ -71,6 +77,12 @@ impl Config {
         if let Some(origin) = &self.vicidial_web_origin {
             validate_origin(origin).map_err(|problem| ConfigError {
                 variable: "DIALDECK_VICIDIAL_WEB_ORIGIN",
+                problem,
+            })?;
+        }
+        for origin in &self.phone_ws_origins {
+            validate_ws_origin(origin).map_err(|problem| ConfigError {
+                variable: "DIALDECK_PHONE_WS_ORIGINS",
                 problem,
             })?;
         }
@@ -127,6 +139,20 @@ fn validate_origin(origin: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A WebSocket origin is `ws[s]://host[:port]` with no path, query or credentials.
+fn validate_ws_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("wss://")
+        .or_else(|| origin.strip_prefix("ws://"))
+        .ok_or_else(|| format!("{origin:?} must start with wss:// or ws://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ', '\'', ';', ',']) {
+        return Err(format!(
+            "{origin:?} must be an origin only (ws[s]://host[:port]), without path, query or credentials"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +181,23 @@ mod tests {
     fn good_origin_passes() {
         let cfg = parse(&["--vicidial-web-origin", "https://dialer.example:8443"]);
         assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn phone_ws_origins_are_checked() {
+        let cfg = parse(&[
+            "--phone-ws-origins",
+            "ws://127.0.0.1:8080,wss://sip.example",
+        ]);
+        assert_eq!(cfg.phone_ws_origins.len(), 2);
+        assert!(cfg.validate().is_ok());
+        let err = parse(&["--phone-ws-origins", "ws://127.0.0.1:8080/ws"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_PHONE_WS_ORIGINS");
+        assert!(parse(&["--phone-ws-origins", "http://x"])
+            .validate()
+            .is_err());
     }
 
     #[test]

@@ -79,22 +79,60 @@ pub async fn create(
     Ok(token)
 }
 
+/// Recently read sessions by token hash, so the hot path (every API request) does not read the
+/// store each time. Entries live [`CACHE_TTL`]; logout and campaign changes drop them at once.
+static CACHE: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, (AgentSession, std::time::Instant)>>,
+> = std::sync::OnceLock::new();
+const CACHE_TTL: Duration = Duration::from_secs(10);
+
+fn cache() -> std::sync::MutexGuard<
+    'static,
+    std::collections::HashMap<String, (AgentSession, std::time::Instant)>,
+> {
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// The live session for `token`, if any (expired ones are not returned).
 pub async fn lookup(store: &SqlitePool, token: &str) -> anyhow::Result<Option<AgentSession>> {
-    Ok(sqlx::query_as::<_, AgentSession>(
+    let hash = token_hash(token);
+    if let Some((session, at)) = cache().get(&hash) {
+        if at.elapsed() < CACHE_TTL && session.expires_at > now() {
+            return Ok(Some(session.clone()));
+        }
+    }
+    let session = sqlx::query_as::<_, AgentSession>(
         "SELECT user, user_level, campaign_id, created_at, expires_at FROM agent_sessions \
          WHERE token_hash = ? AND expires_at > ?",
     )
-    .bind(token_hash(token))
+    .bind(&hash)
     .bind(now())
     .fetch_optional(store)
-    .await?)
+    .await?;
+    let mut c = cache();
+    if c.len() > 100_000 {
+        c.clear();
+    }
+    match &session {
+        Some(s) => {
+            c.insert(hash, (s.clone(), std::time::Instant::now()));
+        }
+        None => {
+            c.remove(&hash);
+        }
+    }
+    Ok(session)
 }
 
 /// Ends the session for `token` (logout). Ending an unknown session is not an error.
 pub async fn delete(store: &SqlitePool, token: &str) -> anyhow::Result<()> {
+    let hash = token_hash(token);
+    cache().remove(&hash);
     sqlx::query("DELETE FROM agent_sessions WHERE token_hash = ?")
-        .bind(token_hash(token))
+        .bind(hash)
         .execute(store)
         .await?;
     Ok(())
@@ -102,6 +140,7 @@ pub async fn delete(store: &SqlitePool, token: &str) -> anyhow::Result<()> {
 
 /// Updates the campaign of every session of `user` (after the VICIdial session is joined).
 pub async fn set_campaign(store: &SqlitePool, user: &str, campaign_id: &str) -> anyhow::Result<()> {
+    cache().retain(|_, (s, _)| s.user != user);
     sqlx::query("UPDATE agent_sessions SET campaign_id = ? WHERE user = ?")
         .bind(campaign_id)
         .bind(user)

@@ -173,6 +173,14 @@ pub struct PhoneConfig {
     pub conf_exten: Option<String>,
     /// Answer VICIdial's call into the session conference without ringing.
     pub auto_answer: bool,
+    /// The phone joins the session conference by dialling it (`phones.is_webphone` is on, so
+    /// VICIdial does not call the phone at login); otherwise VICIdial calls the phone.
+    #[serde(default)]
+    pub join_by_dialing: bool,
+    /// What to dial before the conference number: `2` on ConfBridge servers (the agent's
+    /// profile), empty on MeetMe.
+    #[serde(default)]
+    pub conference_prefix: String,
 }
 
 /// Form fields for VICIdial's own agent screen (`agc/vicidial.php`), which the browser POSTs

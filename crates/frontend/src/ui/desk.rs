@@ -5,11 +5,31 @@
 use dialdeck_shared::{AgentProfile, AgentState, DialRequest, DispositionAccepted, LeadView};
 use leptos::prelude::*;
 
-use super::modal::DispositionModal;
-use crate::shell::{frame, http, sse, time};
+use super::{modal::DispositionModal, phone::PhonePanel};
+use crate::{
+    phone::{self, CallView, PhoneCommand, PhoneView, RegView},
+    shell::{frame, http, sse, time},
+};
 
 /// Name of the hidden frame that holds VICIdial's agent screen.
 const SCREEN_FRAME: &str = "vicidial-screen";
+
+/// What the phone should dial to join VICIdial's session conference now, if anything: only
+/// for a webphone (VICIdial calls other phones itself), once VICIdial's session is up and the
+/// phone registered and idle, and only once per session (after that, the agent rejoins with
+/// the button: a phone that redials by itself could loop against a broken dialplan).
+pub fn conference_to_join(
+    join_by_dialing: bool,
+    prefix: &str,
+    session_conf: Option<&str>,
+    registered: bool,
+    phone_idle: bool,
+    already_dialled: Option<&str>,
+) -> Option<String> {
+    let conf = session_conf.filter(|c| !c.is_empty())?;
+    (join_by_dialing && registered && phone_idle && already_dialled != Some(conf))
+        .then(|| format!("{prefix}{conf}"))
+}
 
 /// The desk. `password` is the one the agent just typed (memory only), needed to log
 /// VICIdial's own screen in; after a page reload the agent types it again.
@@ -23,6 +43,8 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
     let last_dispo = RwSignal::new(None::<DispositionAccepted>);
     let call_started = RwSignal::new(None::<f64>);
     let screen_posted = RwSignal::new(false);
+    let phone_view = RwSignal::new(PhoneView::default());
+    let joined = RwSignal::new(None::<String>);
 
     if let Err(e) = sse::listen::<AgentState>(
         "/api/agent/events",
@@ -60,6 +82,43 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
             error.set(Some(format!("Cannot open VICIdial's agent screen: {e}")));
         }
     });
+
+    // The phone joins VICIdial's session conference (webphones dial in; see above).
+    let join_by_dialing = profile.phone.join_by_dialing;
+    let prefix = profile.phone.conference_prefix.clone();
+    let session_conf = move || {
+        state.with(|s| {
+            s.as_ref()
+                .filter(|s| s.logged_in)
+                .map(|s| s.conf_exten.clone())
+        })
+    };
+    Effect::new(move |_| {
+        let conf = session_conf();
+        let (registered, idle) =
+            phone_view.with(|v| (v.registration == RegView::Registered, !v.call.active()));
+        if let Some(target) = conference_to_join(
+            join_by_dialing,
+            &prefix,
+            conf.as_deref(),
+            registered,
+            idle,
+            joined.get_untracked().as_deref(),
+        ) {
+            joined.set(conf);
+            phone::command(PhoneCommand::Dial(target));
+        }
+    });
+    let in_session = move || {
+        phone_view.with(|v| v.call == CallView::Established) && joined.with(Option::is_some)
+    };
+    let can_rejoin = move || {
+        join_by_dialing
+            && session_conf().is_some_and(|c| !c.is_empty())
+            && phone_view.with(|v| v.registration == RegView::Registered && !v.call.active())
+            && joined.with(Option::is_some)
+    };
+    let rejoin = move |_| joined.set(None);
 
     // The lead on screen (current call, or the call waiting for its disposition).
     Effect::new(move |prev: Option<i64>| {
@@ -200,6 +259,10 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                 <button id="dial-button" type="submit" disabled=move || !can_dial()>"Manual dial"</button>
                 <button id="hangup-button" type="button" class="danger" disabled=move || !in_call() || busy.get() on:click=hangup>"Hang up"</button>
             </form>
+            <p class="session-audio" id="session-audio">
+                {move || if in_session() { "Phone in the VICIdial session" } else { "Phone not in the VICIdial session" }}
+                {move || can_rejoin().then(|| view! { <button type="button" class="secondary" id="rejoin-button" on:click=rejoin>"Join session"</button> })}
+            </p>
             {move || error.get().map(|e| view! { <p class="form-error" role="alert" id="desk-error">{e}</p> })}
             {move || lead.get().map(|l| view! {
                 <article class="card lead" id="lead-panel" aria-label="Lead">
@@ -228,7 +291,53 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                     state.update(|s| if let Some(s) = s { s.wrapup = None });
                 } />
             })}
+            <PhonePanel config=profile.phone.clone() view=phone_view />
             <iframe name=SCREEN_FRAME class="screen-frame" title="VICIdial agent screen" aria-hidden="true" tabindex="-1"></iframe>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conference_to_join;
+
+    #[test]
+    fn a_webphone_dials_the_session_once_when_ready() {
+        let join = |j, conf, reg, idle, done| conference_to_join(j, "", conf, reg, idle, done);
+        assert_eq!(
+            join(true, Some("8600051"), true, true, None).as_deref(),
+            Some("8600051")
+        );
+        assert_eq!(
+            conference_to_join(true, "2", Some("9600051"), true, true, None).as_deref(),
+            Some("29600051")
+        );
+        assert_eq!(
+            join(false, Some("8600051"), true, true, None),
+            None,
+            "VICIdial calls non-webphones"
+        );
+        assert_eq!(join(true, None, true, true, None), None, "no session yet");
+        assert_eq!(join(true, Some(""), true, true, None), None);
+        assert_eq!(
+            join(true, Some("8600051"), false, true, None),
+            None,
+            "not registered"
+        );
+        assert_eq!(
+            join(true, Some("8600051"), true, false, None),
+            None,
+            "phone busy"
+        );
+        assert_eq!(
+            join(true, Some("8600051"), true, true, Some("8600051")),
+            None,
+            "once per session"
+        );
+        assert_eq!(
+            join(true, Some("8600052"), true, true, Some("8600051")).as_deref(),
+            Some("8600052"),
+            "a new session"
+        );
     }
 }

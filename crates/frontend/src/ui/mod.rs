@@ -3,6 +3,7 @@
 mod desk;
 mod login;
 mod modal;
+mod phone;
 mod status;
 
 use dialdeck_shared::{AgentProfile, RuntimeConfig};

@@ -23,7 +23,10 @@ use crate::{assets, AppState};
 
 /// Builds the router for `state`.
 pub fn router(state: AppState) -> Router {
-    let security = SecurityHeaders::new(state.config().frame_origin().as_deref());
+    let security = SecurityHeaders::new(
+        state.config().frame_origin().as_deref(),
+        &state.config().phone_ws_origins,
+    );
     let api = Router::new()
         .route("/config", get(runtime_config))
         .merge(crate::outbox::routes::router())

@@ -47,6 +47,75 @@ pub struct Outbox {
     args: OutboxArgs,
     events: broadcast::Sender<JobEvent>,
     wake: Notify,
+    /// Acceptances go to one writer task that commits them in batches (group commit): one
+    /// transaction for everything that arrived meanwhile, instead of one each.
+    writer: tokio::sync::mpsc::Sender<WriteRequest>,
+    writer_rx: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<WriteRequest>>>,
+}
+
+/// One acceptance waiting for the writer.
+struct WriteRequest {
+    id: String,
+    agent_user: String,
+    lead_id: i64,
+    request_hash: String,
+    payload: String,
+    now_ms: i64,
+    reply: tokio::sync::oneshot::Sender<Result<store::Accepted, String>>,
+}
+
+/// Most acceptances committed in one transaction.
+const GROUP_COMMIT_MAX: usize = 128;
+
+async fn writer_loop(
+    store: SqlitePool,
+    targets: Vec<&'static str>,
+    mut rx: tokio::sync::mpsc::Receiver<WriteRequest>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GROUP_COMMIT_MAX {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let result = async {
+            let mut tx = store.begin().await?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for r in &batch {
+                let new = store::NewDisposition {
+                    id: &r.id,
+                    agent_user: &r.agent_user,
+                    lead_id: r.lead_id,
+                    request_hash: &r.request_hash,
+                    payload: &r.payload,
+                    now_ms: r.now_ms,
+                };
+                let outcome = store::insert(&mut tx, &new, &targets).await?;
+                if outcome == store::Accepted::New {
+                    crate::wrapup::disposition_accepted(&mut *tx, &r.agent_user, r.lead_id).await?;
+                }
+                outcomes.push(outcome);
+            }
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(outcomes)
+        }
+        .await;
+        match result {
+            Ok(outcomes) => {
+                for (r, o) in batch.into_iter().zip(outcomes) {
+                    let _ = r.reply.send(Ok(o));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, n = batch.len(), "could not store dispositions");
+                for r in batch {
+                    let _ = r.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
 }
 
 impl Outbox {
@@ -62,7 +131,10 @@ impl Outbox {
         let worker_store = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(args.workers.clamp(1, 16) as u32)
             .connect_lazy_with((*store.connect_options()).clone());
+        let (writer, writer_rx) = tokio::sync::mpsc::channel(4096);
         Arc::new(Outbox {
+            writer,
+            writer_rx: std::sync::Mutex::new(Some(writer_rx)),
             worker_store,
             store,
             targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
@@ -195,20 +267,17 @@ impl Outbox {
         };
         let payload = serde_json::to_string(&disposition).map_err(anyhow::Error::from)?;
         let targets: Vec<&str> = self.targets.keys().copied().collect();
-        let mut tx = self.store.begin().await.map_err(anyhow::Error::from)?;
-        let new = store::NewDisposition {
-            id: &req.id,
-            agent_user,
-            lead_id: req.lead_id,
-            request_hash: &request_hash,
-            payload: &payload,
-            now_ms: now.timestamp_millis(),
-        };
-        let outcome = store::insert(&mut tx, &new, &targets).await?;
-        if outcome == store::Accepted::New {
-            crate::wrapup::disposition_accepted(&mut *tx, agent_user, req.lead_id).await?;
-        }
-        tx.commit().await.map_err(anyhow::Error::from)?;
+        let outcome = self
+            .write(WriteRequest {
+                id: req.id.clone(),
+                agent_user: agent_user.to_string(),
+                lead_id: req.lead_id,
+                request_hash: request_hash.clone(),
+                payload,
+                now_ms: now.timestamp_millis(),
+                reply: tokio::sync::oneshot::channel().0,
+            })
+            .await?;
         match outcome {
             store::Accepted::New => {
                 self.wake.notify_waiters();
@@ -234,6 +303,25 @@ impl Outbox {
                     .await
             }
         }
+    }
+
+    /// Hands an acceptance to the writer task (started on first use) and waits for its commit.
+    async fn write(&self, mut req: WriteRequest) -> Result<store::Accepted, ApiError> {
+        if let Some(rx) = self.writer_rx.lock().expect("writer").take() {
+            let targets: Vec<&'static str> = self.targets.keys().copied().collect();
+            tokio::spawn(writer_loop(self.worker_store.clone(), targets, rx));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        req.reply = tx;
+        self.writer
+            .send(req)
+            .await
+            .map_err(|_| anyhow::anyhow!("the disposition writer stopped"))?;
+        let outcome = rx
+            .await
+            .map_err(|_| anyhow::anyhow!("the disposition writer stopped"))?
+            .map_err(|e| anyhow::anyhow!("storing the disposition failed: {e}"))?;
+        Ok(outcome)
     }
 
     async fn replay(

@@ -44,10 +44,9 @@ impl Outbox {
         let Some(job) = store::claim(&self.worker_store, owner, now_ms(), lease_ms).await? else {
             return Ok(false);
         };
-        let outcome = match (
-            self.targets.get(job.target.as_str()),
-            store::disposition(&self.worker_store, &job.disposition_id).await?,
-        ) {
+        let row = store::disposition(&self.worker_store, &job.disposition_id).await?;
+        let agent = row.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        let outcome = match (self.targets.get(job.target.as_str()), row) {
             (None, _) => Err(ApplyError::Permanent {
                 reason: format!("target {:?} is not configured on this server", job.target),
             }),
@@ -76,10 +75,6 @@ impl Outbox {
                 }
             }
         };
-        let agent = store::disposition(&self.worker_store, &job.disposition_id)
-            .await?
-            .map(|(a, _)| a)
-            .unwrap_or_default();
         let kept_lease = match outcome {
             Ok(receipt) => {
                 tracing::info!(disposition = %job.disposition_id, target = %job.target, "applied");

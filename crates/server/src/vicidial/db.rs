@@ -25,6 +25,11 @@ pub struct PhoneRow {
     pub ws_url: String,
     /// `phones.webphone_auto_answer`.
     pub auto_answer: bool,
+    /// `phones.is_webphone` is on (`Y`, `Y_API_LAUNCH`): VICIdial does not call the phone into
+    /// the session at login; the phone dials in.
+    pub is_webphone: bool,
+    /// `servers.conf_engine = 'CONFBRIDGE'`.
+    pub confbridge: bool,
 }
 
 /// One `vicidial_live_agents` row.
@@ -100,7 +105,7 @@ fn int(row: &sqlx::mysql::MySqlRow, col: &str) -> i64 {
 pub async fn phone_for(db: &MySqlPool, user: &str) -> anyhow::Result<Option<PhoneRow>> {
     let row = sqlx::query(
         "SELECT p.extension, p.conf_secret, p.login, p.pass, p.server_ip, p.use_external_server_ip, \
-         p.webphone_auto_answer, s.web_socket_url, s.external_web_socket_url, s.external_server_ip \
+         p.webphone_auto_answer, p.is_webphone, s.conf_engine, s.web_socket_url, s.external_web_socket_url, s.external_server_ip \
          FROM vicidial_users u JOIN phones p ON p.login = u.phone_login AND p.active = 'Y' \
          JOIN servers s ON s.server_ip = p.server_ip \
          WHERE u.user = ? AND u.phone_login <> '' LIMIT 1",
@@ -128,6 +133,8 @@ pub async fn phone_for(db: &MySqlPool, user: &str) -> anyhow::Result<Option<Phon
                 s(&r, "web_socket_url")
             },
             auto_answer: s(&r, "webphone_auto_answer") != "N",
+            is_webphone: s(&r, "is_webphone").starts_with('Y'),
+            confbridge: s(&r, "conf_engine") == "CONFBRIDGE",
         }
     }))
 }

@@ -151,6 +151,12 @@ async fn profile(
             ice_servers: v.args.ice_servers.clone(),
             conf_exten,
             auto_answer: phone.auto_answer,
+            join_by_dialing: phone.is_webphone,
+            conference_prefix: if phone.confbridge {
+                "2".into()
+            } else {
+                String::new()
+            },
         },
         screen: AgentScreenLogin {
             url: v.screen_url(),

@@ -655,3 +655,52 @@ async fn a_disposition_reaches_the_ghl_simulator_once_through_a_5xx() {
     assert_eq!(notes.len(), 1, "one note despite the retry: {notes:?}");
     assert!(notes[0].body.contains("NI"), "{:?}", notes[0].body);
 }
+
+#[tokio::test]
+async fn the_store_briefly_locked_delays_dispositions_but_loses_none() {
+    use sqlx::{ConnectOptions, Executor};
+    let (vici, ghl) = (FakeTarget::new("vicidial", 0), FakeTarget::new("ghl", 0));
+    let app = spawn_app(vec![vici.clone(), ghl.clone()], test_args()).await;
+    let path = app._dir.path().join(dialdeck_server::store::DB_FILE);
+    // Another process holds the database's write lock (a backup, a stuck admin shell...).
+    let mut locker = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .connect()
+        .await
+        .unwrap();
+    let mut cookies = Vec::new();
+    for n in 1..=20i64 {
+        cookies.push(app.login(&format!("a{n}"), 1).await);
+    }
+    locker.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let mut pending = Vec::new();
+    for (n, cookie) in (1..=20i64).zip(cookies) {
+        let client = app.http.clone();
+        let url = app.url.clone();
+        pending.push(tokio::spawn(async move {
+            let host = url.trim_start_matches("http://").to_string();
+            let res = client
+                .post(format!("{url}/api/dispositions"))
+                .header("cookie", &cookie)
+                .header("origin", format!("http://{host}"))
+                .json(&request(&format!("locked-{n:04}"), n, "NI"))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), cookie)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        pending.iter().all(|p| !p.is_finished()),
+        "nothing can be accepted while the store is locked"
+    );
+    locker.execute("COMMIT").await.unwrap();
+    for (n, p) in pending.into_iter().enumerate() {
+        let (code, cookie) = p.await.unwrap();
+        assert_eq!(code, 202, "submission {n}");
+        let id = format!("locked-{:04}", n + 1);
+        app.wait_all(&cookie, &id, TargetState::Done).await;
+        assert_eq!((vici.effects_of(&id), ghl.effects_of(&id)), (1, 1), "{id}");
+    }
+}

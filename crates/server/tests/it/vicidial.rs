@@ -184,6 +184,9 @@ async fn plain_password_login_returns_the_agents_own_phone() {
     assert_eq!(profile.phone.ws_url, seed::WEB_SOCKET_URL);
     assert_eq!(profile.screen.url, format!("{CLOSED}/agc/vicidial.php"));
     assert_eq!(profile.screen.phone_login, "cc1001");
+    // The seeded phone is a webphone on a MeetMe server: it dials the conference number as is.
+    assert!(profile.phone.join_by_dialing);
+    assert_eq!(profile.phone.conference_prefix, "");
     // Nothing of the server's own secrets in the answer.
     assert!(!body.to_string().contains("apipass"));
 
