@@ -4,9 +4,11 @@
 //! Everything binds to 127.0.0.1; every process started here is stopped by its own PID when its
 //! guard drops. `cargo xtask test` builds the release binary and points `DIALDECK_BIN` at it.
 
+pub mod crash;
 pub mod lab;
 pub mod process;
 pub mod webdriver;
 
+pub use crash::CrashableServer;
 pub use process::{free_port, DialdeckServer, Guard};
 pub use webdriver::{Browser, ChromeDriver};

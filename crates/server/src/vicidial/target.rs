@@ -57,6 +57,10 @@ fn api_failed(e: VicidialError) -> ApplyError {
     }
 }
 
+/// How long a disposition must still look unapplied after the agent's screen left the call
+/// before the Non-Agent API applies it (the screen's own writes follow the agent's release).
+const SCREEN_SETTLE: Duration = Duration::from_secs(2);
+
 /// VICIdial's local time for an instant, `YYYY-MM-DD HH:MM:SS`.
 fn local(at: DateTime<Utc>, offset_secs: i64) -> String {
     (at + chrono::Duration::seconds(offset_secs))
@@ -118,6 +122,48 @@ impl VicidialTarget {
         Ok(true)
     }
 
+    /// Whether the lead already has this disposition's status (and its callback).
+    async fn lead_shows(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let want = if d.callback.is_some() {
+            "CBHOLD"
+        } else {
+            d.status.status.as_str()
+        };
+        let status = db::lead_status(&self.v.db, d.lead.lead_id)
+            .await
+            .map_err(db_down)?
+            .map(|(status, _)| status);
+        if status.as_deref() != Some(want) {
+            return Ok(false);
+        }
+        if d.callback.is_some() {
+            return db::has_callback(&self.v.db, d.lead.lead_id, &d.status.status)
+                .await
+                .map_err(db_down);
+        }
+        Ok(true)
+    }
+
+    /// Whether the agent's screen, which has left the call, applied the disposition.
+    ///
+    /// VICIdial's screen frees the agent (`vicidial_live_agents`: no lead, paused) *before* it
+    /// writes the lead, the call log and the callback, in separate statements. Seen in that gap
+    /// the disposition looks unapplied, and reconciling then applied it a second time
+    /// (`update_lead` after the screen's own dispo: found by the crash test, issue #7). So "not
+    /// applied" is believed only once it has held for [`SCREEN_SETTLE`].
+    async fn applied_by_screen(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let deadline = tokio::time::Instant::now() + SCREEN_SETTLE;
+        loop {
+            if self.applied(d).await? {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The Non-Agent API path, for when the screen cannot apply the disposition.
     async fn reconcile(&self, d: &Disposition, why: &str) -> Result<serde_json::Value, ApplyError> {
         tracing::info!(disposition = %d.id, lead = d.lead.lead_id, why, "applying the disposition through the Non-Agent API");
@@ -126,17 +172,23 @@ impl VicidialTarget {
         let cb_args = cb
             .as_ref()
             .map(|c| (c, d.agent_user.as_str(), d.campaign_id.as_str()));
-        match api
-            .update_lead(d.lead.lead_id, &d.status.status, cb_args)
-            .await
-        {
-            Ok(_) => {}
-            Err(VicidialError::NotFound(_)) => {
-                return Err(ApplyError::Permanent {
-                    reason: format!("lead {} was not found by update_lead", d.lead.lead_id),
-                })
+        // A previous attempt may have sent `update_lead` and died (or lost its answer) before
+        // the outbox recorded it: sending it again would apply the disposition twice (found by
+        // the crash test, issue #7). The call set the lead `INCALL`, so a lead already showing
+        // this disposition's status (and callback) got it from that attempt.
+        if !self.lead_shows(d).await? {
+            match api
+                .update_lead(d.lead.lead_id, &d.status.status, cb_args)
+                .await
+            {
+                Ok(_) => {}
+                Err(VicidialError::NotFound(_)) => {
+                    return Err(ApplyError::Permanent {
+                        reason: format!("lead {} was not found by update_lead", d.lead.lead_id),
+                    })
+                }
+                Err(e) => return Err(api_failed(e)),
             }
-            Err(e) => return Err(api_failed(e)),
         }
         let mut log_entry = "no VICIdial call id";
         if is_vicidial_call_id(&d.call.call_id) {
@@ -236,7 +288,7 @@ impl DispositionTarget for VicidialTarget {
         let on_lead = live.as_ref().is_some_and(|l| l.lead_id == lead);
         if !on_lead {
             // The screen is past this call: either it applied the disposition or it never will.
-            if self.applied(d).await? {
+            if self.applied_by_screen(d).await? {
                 return self.finish_screen(d).await;
             }
             let why = if live.is_none() {
@@ -280,7 +332,7 @@ impl DispositionTarget for VicidialTarget {
                 .map_err(db_down)?
                 .is_some_and(|l| l.lead_id == lead);
             if !now_on_lead {
-                if self.applied(d).await? {
+                if self.applied_by_screen(d).await? {
                     return self.finish_screen(d).await;
                 }
                 return self
