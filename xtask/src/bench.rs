@@ -29,6 +29,32 @@ pub fn run() -> Result<(), Fail> {
         "5",
     ]))?;
     print!("{out}");
+    util::step("softphone call set-up in the SIP lab (Dial → INVITE leaves → 200 OK)");
+    call_setup()?;
+    Ok(())
+}
+
+/// Runs the two-softphone e2e test (real binary, Kamailio, Chromium in a network namespace;
+/// needs root) and prints its timing line.
+fn call_setup() -> Result<(), Fail> {
+    let mut cmd = crate::util::cargo(&[
+        "test",
+        "--quiet",
+        "-p",
+        "dialdeck-e2e",
+        "--test",
+        "softphone",
+        "calls_another_softphone",
+        "--",
+        "--nocapture",
+    ]);
+    cmd.env("DIALDECK_BIN", root().join("target/release/dialdeck"));
+    let out = util::cmd_output(cmd)?;
+    let line = out
+        .lines()
+        .find_map(|l| l.split("bench: ").nth(1))
+        .ok_or_else(|| Fail("the softphone test printed no timing".into()))?;
+    println!("{line}");
     Ok(())
 }
 

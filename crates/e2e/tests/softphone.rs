@@ -20,6 +20,30 @@ use sqlx::ConnectOptions;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
+/// Records, in the page, when Dial is clicked, when the first INVITE leaves on the WebSocket,
+/// when the first answer to it arrives (the proxy's round trip: the lab's baseline) and when the
+/// 200 OK to the INVITE arrives, in ms after the click (`window.__dialTiming`).
+const TIMING_HOOK: &str = r"
+  const t = { click: null, invite: null, first: null, ok: null };
+  window.__dialTiming = t;
+  document.getElementById('phone-dial-button').addEventListener('click',
+    () => { if (t.click === null) t.click = performance.now(); }, { capture: true });
+  const rel = () => performance.now() - t.click;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) {
+    if (typeof d === 'string' && d.startsWith('INVITE ') && t.invite === null && t.click !== null) {
+      t.invite = rel();
+      this.addEventListener('message', (e) => {
+        const m = String(e.data);
+        if (!/^SIP\/2\.0 /.test(m) || !/\r\nCSeq:\s*\d+ INVITE/i.test(m)) return;
+        if (t.first === null) t.first = rel();
+        if (t.ok === null && m.startsWith('SIP/2.0 200')) t.ok = rel();
+      });
+    }
+    return send.call(this, d);
+  };
+  return true;";
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -279,6 +303,9 @@ fn calls_another_softphone_with_audio_both_ways_and_bye_from_either_side() {
             b.wait_registered().await?;
 
             for (round, hangs_up) in [(1, &a), (2, &b)] {
+                if round == 1 {
+                    a.browser.execute(TIMING_HOOK, json!([])).await?;
+                }
                 a.dial("cc1002").await?;
                 let dialled = Instant::now();
                 a.wait_call("established", SECS(15)).await?;
@@ -286,6 +313,22 @@ fn calls_another_softphone_with_audio_both_ways_and_bye_from_either_side() {
                     "call {round} established {:?} after Dial",
                     dialled.elapsed()
                 );
+                if round == 1 {
+                    // Timings inside the page (`cargo xtask bench` prints this line).
+                    let t = a
+                        .browser
+                        .execute("return window.__dialTiming", json!([]))
+                        .await?;
+                    let ms = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
+                    let (invite, first, ok) = (ms("invite"), ms("first"), ms("ok"));
+                    assert!(invite >= 0.0 && first >= invite && ok >= first, "{t}");
+                    println!(
+                        "bench: dial_to_invite_ms={invite:.1} dial_to_200_ms={ok:.1} \
+                         proxy_round_trip_ms={:.1} dial_to_200_ratio_to_round_trip={:.1}",
+                        first - invite,
+                        ok / (first - invite).max(0.1)
+                    );
+                }
                 b.wait_call("established", SECS(10)).await?;
                 let (pa, la) = a.wait_audio_in(SECS(15)).await?;
                 let (pb, lb) = b.wait_audio_in(SECS(15)).await?;
