@@ -6,13 +6,39 @@
 
 use std::time::Duration;
 
-use dialdeck_e2e::{ChromeDriver, DialdeckServer};
+use dialdeck_e2e::{Browser, ChromeDriver, DialdeckServer};
 use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, SimOptions, VicidialSim};
 use serde_json::json;
 use sqlx::ConnectOptions;
 
 const SET_VALUE: &str = "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
     el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); return true;";
+
+/// Clicks the element `selector` finds.
+async fn click(browser: &Browser, selector: &str) -> anyhow::Result<()> {
+    browser
+        .execute(
+            "document.querySelector(arguments[0]).click(); return true;",
+            json!([selector]),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Polls `sql` (one text column) for up to 10 s until it returns `want`; returns the last value.
+async fn poll_db(pool: &sqlx::MySqlPool, sql: &str, want: &str) -> anyhow::Result<Option<String>> {
+    let mut last = None;
+    for _ in 0..100 {
+        last = sqlx::query_scalar::<_, String>(sql)
+            .fetch_optional(pool)
+            .await?;
+        if last.as_deref() == Some(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(last)
+}
 
 #[tokio::test]
 async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> {
@@ -51,12 +77,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
     browser
         .execute(SET_VALUE, json!(["#login-password", seed::PLAIN_PASSWORD]))
         .await?;
-    browser
-        .execute(
-            "document.querySelector('#login-form button').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "#login-form button").await?;
     browser
         .wait_for(
             "document.querySelector('#agent-name')",
@@ -88,12 +109,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
             "dial enabled",
         )
         .await?;
-    browser
-        .execute(
-            "document.querySelector('#dial-button').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "#dial-button").await?;
     browser
         .wait_for(
             "(document.querySelector('#lead-panel')||{}).textContent && document.querySelector('#lead-panel').textContent.includes('Grace Hopper')",
@@ -108,12 +124,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
             "the call answered",
         )
         .await?;
-    browser
-        .execute(
-            "document.querySelector('#hangup-button').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "#hangup-button").await?;
     browser
         .wait_for(
             "document.querySelector('#dispo-modal')",
@@ -145,12 +156,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
     assert!(labels.contains("Sale - Campaign"), "{labels}");
     assert!(!labels.contains("XFERX"), "{labels}");
     // Saving without a choice is refused on the spot.
-    browser
-        .execute(
-            "document.querySelector('#dispo-submit').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "#dispo-submit").await?;
     browser
         .wait_for(
             "(document.querySelector('#dispo-error')||{}).textContent",
@@ -158,24 +164,14 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
             "the missing-choice error",
         )
         .await?;
-    browser
-        .execute(
-            "document.querySelector('input[name=status][value=SALE]').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "input[name=status][value=SALE]").await?;
     browser
         .execute(
             SET_VALUE,
             json!(["#dispo-notes", "Premium plan, paid by card"]),
         )
         .await?;
-    browser
-        .execute(
-            "document.querySelector('#dispo-submit').click(); return true;",
-            json!([]),
-        )
-        .await?;
+    click(&browser, "#dispo-submit").await?;
     browser
         .wait_for(
             "!document.querySelector('#dispo-modal')",
@@ -184,31 +180,22 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
         )
         .await?;
     // VICIdial's screen (in the frame) applied it: lead, call log and notes.
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = sqlx::query_scalar("SELECT status FROM vicidial_list WHERE lead_id = 1")
-            .fetch_one(&pool)
-            .await?;
-        if status == "SALE" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, "SALE");
+    let status = poll_db(
+        &pool,
+        "SELECT status FROM vicidial_list WHERE lead_id = 1",
+        "SALE",
+    )
+    .await?;
+    assert_eq!(status.as_deref(), Some("SALE"));
     // The server stores the notes once it has seen the screen apply the disposition.
-    let mut notes = None;
-    for _ in 0..100 {
-        notes = sqlx::query_scalar::<_, String>(
-            "SELECT call_notes FROM vicidial_call_notes WHERE lead_id = 1",
-        )
-        .fetch_optional(&pool)
-        .await?;
-        if notes.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(notes.as_deref(), Some("Premium plan, paid by card"));
+    let notes = "Premium plan, paid by card";
+    let stored = poll_db(
+        &pool,
+        "SELECT call_notes FROM vicidial_call_notes WHERE lead_id = 1",
+        notes,
+    )
+    .await?;
+    assert_eq!(stored.as_deref(), Some(notes));
     browser
         .wait_for(
             "document.querySelector('#agent-state').textContent.includes('Ready to dial')",

@@ -7,7 +7,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Path, State},
-    http::{header, request::Parts, HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -107,12 +107,7 @@ fn api_error(e: VicidialError) -> ApiError {
     }
 }
 
-async fn profile(
-    state: &AppState,
-    v: &Vicidial,
-    user: &str,
-    campaign: &str,
-) -> Result<AgentProfile, ApiError> {
+async fn profile(v: &Vicidial, user: &str, campaign: &str) -> Result<AgentProfile, ApiError> {
     let row = sqlx::query_as::<_, (String, i64)>(
         "SELECT COALESCE(full_name, ''), CAST(user_level AS SIGNED) FROM vicidial_users WHERE user = ?",
     )
@@ -136,7 +131,6 @@ async fn profile(
         .row(user)
         .map(|r| r.conf_exten)
         .filter(|c| !c.is_empty());
-    let _ = state;
     Ok(AgentProfile {
         user: user.to_string(),
         full_name: row.0.clone(),
@@ -181,13 +175,7 @@ async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let mut parts = axum::http::Request::post("/api/login")
-        .body(())
-        .expect("request")
-        .into_parts()
-        .0;
-    parts.headers = headers;
-    check_login_origin(&parts)?;
+    session::check_same_origin(&axum::http::Method::POST, &headers)?;
     let v = vicidial(&state)?;
     let agent = match auth::verify(&v.db, &req.user, &req.password)
         .await
@@ -215,7 +203,7 @@ async fn login(
         }
     };
     let campaign = v.args.campaign.clone();
-    let profile = profile(&state, &v, &agent.user, &campaign).await?;
+    let profile = profile(&v, &agent.user, &campaign).await?;
     let token = session::create(
         state.store(),
         &agent.user,
@@ -229,10 +217,6 @@ async fn login(
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::cookie(&token, SESSION_TTL));
     Ok(no_store(resp))
-}
-
-fn check_login_origin(parts: &Parts) -> Result<(), ApiError> {
-    session::check_same_origin(parts)
 }
 
 /// `POST /api/logout`: asks VICIdial's screen to log out (it kicks the phone out of the
@@ -252,13 +236,7 @@ async fn logout(
             }
         }
     }
-    let mut parts = axum::http::Request::post("/")
-        .body(())
-        .expect("request")
-        .into_parts()
-        .0;
-    parts.headers = headers;
-    if let Some(token) = session::token_from(&parts) {
+    if let Some(token) = session::token_from(&headers) {
         session::delete(state.store(), &token).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -270,13 +248,7 @@ async fn logout(
 /// `GET /api/me`: the logged-in agent's profile and phone, or `204 No Content` when the browser
 /// has no session (the page then shows the login form; not an error).
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let mut parts = axum::http::Request::get("/api/me")
-        .body(())
-        .expect("request")
-        .into_parts()
-        .0;
-    parts.headers = headers;
-    let session = match session::token_from(&parts) {
+    let session = match session::token_from(&headers) {
         Some(token) => session::lookup(state.store(), &token).await?,
         None => None,
     };
@@ -289,7 +261,7 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Respons
         .clone()
         .unwrap_or_else(|| v.args.campaign.clone());
     Ok(no_store(
-        Json(profile(&state, &v, &agent.user, &campaign).await?).into_response(),
+        Json(profile(&v, &agent.user, &campaign).await?).into_response(),
     ))
 }
 

@@ -120,6 +120,18 @@ impl App {
         (code, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// One login attempt: the status and the error code, if any.
+    pub async fn attempt(&self, user: &str, password: &str) -> (u16, Option<String>) {
+        let (code, body, _) = self
+            .post(
+                None,
+                "/api/login",
+                &json!({"user": user, "password": password}),
+            )
+            .await;
+        (code, body["code"].as_str().map(str::to_string))
+    }
+
     /// Logs `user` in through the API and returns the cookie.
     pub async fn login(&self, user: &str, password: &str) -> String {
         let (code, body, headers) = self
@@ -227,26 +239,12 @@ async fn bcrypt_passwords_are_checked_when_hashing_is_on() {
     let (url, db) = fresh_vicidial_db(true).await;
     let app = spawn(&url, db, CLOSED, &[]).await;
     app.login("1002", seed::BCRYPT_PASSWORD).await;
-    let (code, body, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "1002", "password": "agentpass2"}),
-        )
-        .await;
     assert_eq!(
-        (code, body["code"].as_str()),
-        (401, Some("invalid_credentials"))
+        app.attempt("1002", "agentpass2").await,
+        (401, Some("invalid_credentials".into()))
     );
     // With hashing on, the clear-text column is not consulted.
-    let (code, _, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "1001", "password": "agentpass1"}),
-        )
-        .await;
-    assert_eq!(code, 401);
+    assert_eq!(app.attempt("1001", "agentpass1").await.0, 401);
 }
 
 #[tokio::test]
@@ -254,14 +252,7 @@ async fn wrong_passwords_count_toward_vicidials_lockout() {
     let (url, db) = fresh_vicidial_db(false).await;
     let app = spawn(&url, db.clone(), CLOSED, &[]).await;
     for i in 1..=10 {
-        let (code, _, _) = app
-            .post(
-                None,
-                "/api/login",
-                &json!({"user": "1001", "password": "nope"}),
-            )
-            .await;
-        assert_eq!(code, 401, "attempt {i}");
+        assert_eq!(app.attempt("1001", "nope").await.0, 401, "attempt {i}");
     }
     let count: u8 =
         sqlx::query_scalar("SELECT failed_login_count FROM vicidial_users WHERE user = '1001'")
@@ -270,48 +261,22 @@ async fn wrong_passwords_count_toward_vicidials_lockout() {
             .unwrap();
     assert_eq!(count, 10, "the same counter VICIdial's own login uses");
     // Now even the right password is refused: the lockout is honoured, not bypassed.
-    let (code, body, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "1001", "password": "agentpass1"}),
-        )
-        .await;
     assert_eq!(
-        (code, body["code"].as_str()),
-        (403, Some("locked_out")),
-        "{body}"
+        app.attempt("1001", "agentpass1").await,
+        (403, Some("locked_out".into()))
     );
     // The seeded user locked a minute ago stays locked; inactive and API-only users may not log in.
-    let (code, body, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "1004", "password": "locked1"}),
-        )
-        .await;
-    assert_eq!((code, body["code"].as_str()), (403, Some("locked_out")));
-    let (code, body, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "1003", "password": "gone"}),
-        )
-        .await;
     assert_eq!(
-        (code, body["code"].as_str()),
-        (403, Some("login_not_allowed"))
+        app.attempt("1004", "locked1").await,
+        (403, Some("locked_out".into()))
     );
-    let (code, body, _) = app
-        .post(
-            None,
-            "/api/login",
-            &json!({"user": "apiuser", "password": "apipass"}),
-        )
-        .await;
     assert_eq!(
-        (code, body["code"].as_str()),
-        (403, Some("login_not_allowed"))
+        app.attempt("1003", "gone").await,
+        (403, Some("login_not_allowed".into()))
+    );
+    assert_eq!(
+        app.attempt("apiuser", "apipass").await,
+        (403, Some("login_not_allowed".into()))
     );
     // A lock older than 15 minutes has expired, and a good login resets the counter.
     sqlx::query("UPDATE vicidial_users SET last_login_date = NOW() - INTERVAL 16 MINUTE WHERE user = '1001'")
