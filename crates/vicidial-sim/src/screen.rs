@@ -1190,24 +1190,14 @@ async fn update_dispo(
     };
     let group = user_group(pool, user).await?;
 
-    // 1. the agent: no lead, requests cleared, paused.
-    set_live(
-        pool,
-        user,
-        "lead_id = 0, external_hangup = '', external_status = '', external_update_fields = '0', \
-         external_update_fields_data = '', external_timer_action_seconds = '-1', external_dtmf = '', \
-         external_transferconf = '', external_park = '', status = 'PAUSED', callerid = '', comments = '', \
-         uniqueid = '', channel = '', preview_lead_id = 0, last_state_change = NOW()",
-    )
-    .await?;
-    // 2. the lead.
+    // 1. the lead.
     sqlx::query("UPDATE vicidial_list SET status = ?, user = ? WHERE lead_id = ?")
         .bind(lead_status)
         .bind(user)
         .bind(la.lead_id)
         .execute(pool)
         .await?;
-    // 3. the call log: the newest row of this lead and agent in the last 4 hours.
+    // 2. the call log: the newest row of this lead and agent in the last 4 hours.
     let log_uniqueid: Option<String> = sqlx::query_scalar(
         "SELECT uniqueid FROM vicidial_log WHERE lead_id = ? AND user = ? AND call_date > NOW() - INTERVAL 4 HOUR \
          ORDER BY call_date DESC, start_epoch DESC LIMIT 1",
@@ -1246,7 +1236,7 @@ async fn update_dispo(
             u
         }
     };
-    // 4. DNC lists, as the campaign says.
+    // 3. DNC lists, as the campaign says.
     if dnc > 0 && !phone_number.is_empty() {
         let campaign = load_campaign(pool, &la.campaign_id).await?;
         if matches!(campaign.use_internal_dnc.as_str(), "Y" | "AREACODE") {
@@ -1273,7 +1263,7 @@ async fn update_dispo(
             });
         }
     }
-    // 5. the agent log: this cycle gets the status, a new cycle starts (manual campaign).
+    // 4. the agent log: this cycle gets the status, a new cycle starts (manual campaign).
     let uniqueid = if last_uniqueid.is_empty() {
         log_uniqueid.as_str()
     } else {
@@ -1308,7 +1298,7 @@ async fn update_dispo(
         .bind(user)
         .execute(pool)
         .await?;
-    // 6. the callback.
+    // 5. the callback.
     let callback = if is_callback {
         sqlx::query(
             "INSERT INTO vicidial_callbacks (lead_id, list_id, campaign_id, status, entry_time, callback_time, user, \
@@ -1333,6 +1323,17 @@ async fn update_dispo(
     } else {
         None
     };
+    // 6. last, the agent: no lead, requests cleared, paused. The screen leaves the dispo
+    // step only once everything above is saved, so `lead_id = 0` means the dispo is done.
+    set_live(
+        pool,
+        user,
+        "lead_id = 0, external_hangup = '', external_status = '', external_update_fields = '0', \
+         external_update_fields_data = '', external_timer_action_seconds = '-1', external_dtmf = '', \
+         external_transferconf = '', external_park = '', status = 'PAUSED', callerid = '', comments = '', \
+         uniqueid = '', channel = '', preview_lead_id = 0, last_state_change = NOW()",
+    )
+    .await?;
     shared.record(LedgerEntry::ScreenDispo {
         agent: user.to_string(),
         lead_id: la.lead_id,

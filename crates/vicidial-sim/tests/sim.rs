@@ -433,6 +433,14 @@ async fn dial_answer_hangup_sale_writes_what_vicidial_writes() {
         e.scalar("SELECT status FROM vicidial_agent_log WHERE status IS NOT NULL ORDER BY agent_log_id DESC LIMIT 1").await,
         "SALE"
     );
+    // The ledger entry follows the database writes.
+    eventually(|| async {
+        e.sim
+            .ledger()
+            .iter()
+            .any(|l| matches!(l, LedgerEntry::ScreenDispo { .. }))
+    })
+    .await;
     let ledger = e.sim.ledger();
     assert_eq!(
         count(
@@ -508,8 +516,11 @@ async fn callback_holds_the_lead_and_schedules_it() {
         .await,
         "ACTIVE|2026-12-01 10:30:00|1001|USERONLY|call after lunch|CB|AGENTS|TESTCAMP"
     );
-    assert!(e.sim.ledger().iter().any(|l| matches!(l,
-        LedgerEntry::ScreenDispo { status, callback: Some(cb), .. } if status == "CB" && cb.recipient == "USERONLY")));
+    eventually(|| async {
+        e.sim.ledger().iter().any(|l| matches!(l,
+            LedgerEntry::ScreenDispo { status, callback: Some(cb), .. } if status == "CB" && cb.recipient == "USERONLY"))
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -689,14 +700,16 @@ async fn a_gone_screen_never_consumes_requests() {
     );
     // The screen comes back: the queued dial happens once.
     e.sim.start_screen("1001");
-    eventually(|| async { e.live("1001", "status").await == "INCALL" }).await;
-    assert_eq!(
-        count(&e.sim.ledger(), |l| matches!(
-            l,
-            LedgerEntry::DialPlaced { .. }
-        )),
-        1
-    );
+    let dials = || {
+        count(&e.sim.ledger(), |l| {
+            matches!(l, LedgerEntry::DialPlaced { .. })
+        })
+    };
+    // The ledger entry follows the database writes: wait for it, then for any second one.
+    eventually(|| async { dials() >= 1 }).await;
+    assert_eq!(e.live("1001", "status").await, "INCALL");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(dials(), 1);
 }
 
 #[tokio::test]
