@@ -114,6 +114,9 @@ impl ChromeDriver {
     }
 }
 
+/// The key of an element reference in WebDriver answers (W3C).
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
 /// One browser session.
 pub struct Browser {
     http: reqwest::Client,
@@ -153,6 +156,29 @@ impl Browser {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await
             .map(|_| ())
+    }
+
+    /// Clicks the first element matching the CSS `selector` the way a user does (WebDriver
+    /// Element Click: a trusted event, which counts as a user gesture, unlike a script's
+    /// `element.click()`).
+    pub async fn click(&self, selector: &str) -> anyhow::Result<()> {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": selector })),
+            )
+            .await?;
+        let id = found[ELEMENT_KEY]
+            .as_str()
+            .ok_or_else(|| anyhow!("no element id for {selector}: {found}"))?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.

@@ -7,18 +7,17 @@
 //! real MariaDB with VICIdial's schema and seed (the phones' server pointed at the lab's
 //! Kamailio), and the desk's hidden frame opens a session on the VICIdial simulator.
 
+mod softphone_lab;
+
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use dialdeck_e2e::{
     lab::{self, Lab, Sipp},
-    Browser, ChromeDriver, DialdeckServer,
+    ChromeDriver,
 };
-use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, SimOptions, VicidialSim};
 use serde_json::json;
-use sqlx::ConnectOptions;
-
-const SECS: fn(u64) -> Duration = Duration::from_secs;
+use softphone_lab::{runtime, server, Phone, SECS};
 
 /// Records, in the page, when Dial is clicked, when the first INVITE leaves on the WebSocket,
 /// when the first answer to it arrives (the proxy's round trip: the lab's baseline) and when the
@@ -43,212 +42,6 @@ const TIMING_HOOK: &str = r"
     return send.call(this, d);
   };
   return true;";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// The real binary, logged-in agents from VICIdial's tables, and VICIdial's simulator for the
-/// desk's hidden agent screen.
-struct Server {
-    dialdeck: DialdeckServer,
-    db: sqlx::MySqlPool,
-    _sim: VicidialSim,
-}
-
-impl std::ops::Deref for Server {
-    type Target = DialdeckServer;
-    fn deref(&self) -> &DialdeckServer {
-        &self.dialdeck
-    }
-}
-
-/// The agent whose phone is `extension`, and the password the seed gives them here.
-fn agent_of(extension: &str) -> (&'static str, &'static str) {
-    match extension {
-        "cc1001" => ("1001", seed::PLAIN_PASSWORD),
-        "cc1002" => ("1002", "agentpass2"),
-        other => panic!("no lab agent for {other}"),
-    }
-}
-
-async fn server() -> anyhow::Result<Server> {
-    let maria = MariaDb::shared();
-    let name = maria.fresh_database().await?;
-    let mut conn = maria.options(&name).connect().await?;
-    seed::seed(&mut conn, false).await?;
-    let db = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(4)
-        .connect_with(maria.options(&name))
-        .await?;
-    // The telephony server is the lab's Kamailio; its phones are called into the session by
-    // VICIdial (not webphones), so the phone does not dial the conference itself here.
-    for sql in [
-        format!(
-            "UPDATE servers SET server_ip = '{}', web_socket_url = '{}'",
-            lab::DOMAIN,
-            lab::WS_URL
-        ),
-        format!(
-            "UPDATE phones SET server_ip = '{}', is_webphone = 'N'",
-            lab::DOMAIN
-        ),
-        "UPDATE vicidial_users SET pass = 'agentpass2' WHERE user = '1002'".to_string(),
-    ] {
-        sqlx::query(&sql).execute(&db).await?;
-    }
-    let sim = VicidialSim::start(db.clone(), SimOptions::default()).await?;
-    let db_url = maria.url(&name);
-    let web_url = sim.base_url();
-    let dialdeck = DialdeckServer::start(&[
-        ("DIALDECK_PHONE_WS_ORIGINS", lab::WS_URL),
-        ("DIALDECK_VICIDIAL_DB_URL", db_url.as_str()),
-        ("DIALDECK_VICIDIAL_WEB_URL", web_url.as_str()),
-        ("DIALDECK_VICIDIAL_API_USER", seed::API_USER),
-        ("DIALDECK_VICIDIAL_API_PASS", seed::API_PASS),
-    ])
-    .await?;
-    Ok(Server {
-        dialdeck,
-        db,
-        _sim: sim,
-    })
-}
-
-/// One agent's browser with the phone panel open.
-struct Phone {
-    browser: Browser,
-    name: &'static str,
-}
-
-impl Phone {
-    async fn open(
-        driver: &ChromeDriver,
-        server: &Server,
-        user: &'static str,
-        auto_answer: bool,
-        omit_flags: &[&str],
-    ) -> anyhow::Result<Phone> {
-        sqlx::query("UPDATE phones SET webphone_auto_answer = ? WHERE extension = ?")
-            .bind(if auto_answer { "Y" } else { "N" })
-            .bind(user)
-            .execute(&server.db)
-            .await?;
-        let (agent, password) = agent_of(user);
-        let browser = driver.browser_without(omit_flags, &[]).await?;
-        browser.goto(&server.url).await?;
-        browser
-            .wait_for(
-                "document.querySelector('#login-form button') && !document.querySelector('#login-form button').disabled",
-                SECS(15),
-                "the login form",
-            )
-            .await?;
-        browser
-            .execute(
-                "for (const [id, v] of [['login-user', arguments[0]], ['login-password', arguments[1]]]) { \
-                   const i = document.getElementById(id); i.value = v; \
-                   i.dispatchEvent(new Event('input', {bubbles: true})); } \
-                 document.querySelector('#login-form button').click();",
-                json!([agent, password]),
-            )
-            .await?;
-        browser
-            .wait_for(
-                "document.getElementById('phone-registration')",
-                SECS(15),
-                &format!("{user} logged in"),
-            )
-            .await?;
-        Ok(Phone {
-            browser,
-            name: user,
-        })
-    }
-
-    async fn text(&self, id: &str) -> anyhow::Result<String> {
-        let v = self
-            .browser
-            .execute(
-                "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';",
-                json!([id]),
-            )
-            .await?;
-        Ok(v.as_str().unwrap_or_default().to_string())
-    }
-
-    async fn wait_registered(&self) -> anyhow::Result<()> {
-        self.browser
-            .wait_for(
-                "document.getElementById('phone-registration')?.textContent === 'Registered'",
-                SECS(15),
-                &format!("{} registered", self.name),
-            )
-            .await
-            .map(|_| ())
-    }
-
-    async fn wait_call(&self, state: &str, timeout: Duration) -> anyhow::Result<String> {
-        let expr = format!(
-            "document.getElementById('phone-call')?.dataset.state === '{state}' \
-             && document.getElementById('phone-call').textContent"
-        );
-        let res = self
-            .browser
-            .wait_for(&expr, timeout, &format!("{} call state {state}", self.name))
-            .await;
-        match res {
-            Ok(v) => Ok(v.as_str().unwrap_or_default().to_string()),
-            Err(e) => {
-                let now = self.text("phone-call").await.unwrap_or_default();
-                let notice = self.text("phone-notice").await.unwrap_or_default();
-                bail!("{e:#}; the phone shows {now:?} (notice: {notice:?})")
-            }
-        }
-    }
-
-    async fn dial(&self, target: &str) -> anyhow::Result<()> {
-        self.browser
-            .execute(
-                "const i = document.getElementById('phone-dial'); i.value = arguments[0]; \
-                 i.dispatchEvent(new Event('input', {bubbles: true})); \
-                 document.getElementById('phone-dial-button').click();",
-                json!([target]),
-            )
-            .await
-            .map(|_| ())
-    }
-
-    async fn click(&self, id: &str) -> anyhow::Result<()> {
-        self.browser
-            .execute(
-                "document.getElementById(arguments[0]).click();",
-                json!([id]),
-            )
-            .await
-            .map(|_| ())
-    }
-
-    /// Waits until getStats shows audio arriving (packets and a non-zero level: the fake
-    /// microphone beeps) over a connected DTLS transport; returns (packets, level).
-    async fn wait_audio_in(&self, timeout: Duration) -> anyhow::Result<(u64, f64)> {
-        let expr = "(() => { const q = document.getElementById('phone-quality'); \
-             if (!q) return false; const d = q.dataset; \
-             return Number(d.packetsReceived) > 0 && Number(d.levelIn) > 0 \
-               && d.dtls === 'connected' && [d.packetsReceived, d.levelIn]; })()";
-        let v = self
-            .browser
-            .wait_for(expr, timeout, &format!("{} hears audio", self.name))
-            .await?;
-        let packets = v[0].as_str().unwrap_or("0").parse()?;
-        let level = v[1].as_str().unwrap_or("0").parse()?;
-        Ok((packets, level))
-    }
-}
 
 /// Test 1: the phone registers through Kamailio's 401 challenge and says "Registered".
 #[test]
@@ -441,21 +234,6 @@ fn without_candidates_the_call_fails_fast_with_a_clear_error() {
             anyhow::Ok(())
         })
         .unwrap();
-}
-
-impl Phone {
-    /// The quality panel's data attribute `name` (camelCase), or "" before the first sample.
-    async fn quality(&self, name: &str) -> anyhow::Result<String> {
-        let v = self
-            .browser
-            .execute(
-                "const q = document.getElementById('phone-quality'); \
-                 return q ? (q.dataset[arguments[0]] || '') : '';",
-                json!([name]),
-            )
-            .await?;
-        Ok(v.as_str().unwrap_or_default().to_string())
-    }
 }
 
 /// Test 3: a call to a plain-RTP SIPp party through rtpengine, negotiated to PCMU; the echo

@@ -607,7 +607,9 @@ impl Driver {
             };
             wasm_bindgen_futures::spawn_local(async move {
                 if let Some(report) = peer.stats().await {
-                    post(Msg::Stats(gen, stats::read(&report, clock::now_ms())));
+                    let mut raw = stats::read(&report, clock::now_ms());
+                    raw.one_way_expected = !peer.two_way();
+                    post(Msg::Stats(gen, raw));
                 }
             });
         }));

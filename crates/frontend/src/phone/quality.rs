@@ -30,6 +30,9 @@ pub struct RawStats {
     pub dtls_state: String,
     /// The codec heard (`opus`, `PCMU`, ...).
     pub codec: String,
+    /// The negotiated direction is not two-way (hold, either side): silence one way is
+    /// expected then, not a fault.
+    pub one_way_expected: bool,
 }
 
 /// What the UI shows about the call's audio, updated about once a second.
@@ -150,6 +153,11 @@ impl Monitor {
 
         // Quiet one way for ONE_WAY_AFTER_MS while the other way flows (and the call has been
         // up that long, so set-up is not mistaken for a fault).
+        if s.one_way_expected {
+            // On hold: the quiet direction is meant to be quiet; count from the resume.
+            self.last_in_ms = Some(now);
+            self.last_out_ms = Some(now);
+        }
         let silent_for = |last: Option<f64>| now - last.unwrap_or(started);
         let in_silent = silent_for(self.last_in_ms) >= ONE_WAY_AFTER_MS;
         let out_silent = silent_for(self.last_out_ms) >= ONE_WAY_AFTER_MS;
@@ -331,6 +339,28 @@ mod tests {
             alarm = m.sample(raw(i as f64 * 1000.0, 50 * i, 3, 0)).1;
         }
         assert_eq!(alarm, Some(OneWay::NothingSent));
+    }
+
+    #[test]
+    fn no_alarm_while_on_hold_and_the_clock_restarts_at_the_resume() {
+        let mut m = Monitor::default();
+        m.sample(raw(0.0, 50, 50, 0));
+        // Held for 20 s: we keep sending, nothing comes back, as negotiated.
+        for i in 1..=20u64 {
+            let s = RawStats {
+                one_way_expected: true,
+                ..raw(i as f64 * 1000.0, 50, 50 + 50 * i, 0)
+            };
+            assert_eq!(m.sample(s).1, None, "no alarm {i} s into the hold");
+        }
+        // Resumed, but still nothing back: the alarm waits its five seconds again.
+        let mut alarm = None;
+        for i in 21..=24u64 {
+            alarm = m.sample(raw(i as f64 * 1000.0, 50, 50 + 50 * i, 0)).1;
+        }
+        assert_eq!(alarm, None, "not before 5 s after the resume");
+        alarm = m.sample(raw(25_000.0, 50, 1300, 0)).1;
+        assert_eq!(alarm, Some(OneWay::NothingReceived));
     }
 
     #[test]

@@ -452,6 +452,15 @@ impl Peer {
         let _ = call(&self.audio, "setSinkId", &[JsValue::from_str(device)]);
     }
 
+    /// Whether the negotiated direction is two-way (false on hold, either side).
+    pub fn two_way(&self) -> bool {
+        self.transceiver
+            .borrow()
+            .as_ref()
+            .and_then(|t| t.current_direction())
+            .is_none_or(|d| d == RtcRtpTransceiverDirection::Sendrecv)
+    }
+
     /// `getStats()`, as a plain JS Map-like report.
     pub async fn stats(&self) -> Option<JsValue> {
         JsFuture::from(self.pc.get_stats()).await.ok()
