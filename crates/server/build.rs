@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DIALDECK_DIST_DIR");
+    // `sqlx::migrate!` embeds these: rebuild when one is added or changed.
+    println!("cargo:rerun-if-changed=migrations");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let dist = env::var_os("DIALDECK_DIST_DIR")
         .map(PathBuf::from)
@@ -121,12 +123,15 @@ fn is_compressible(path: &str) -> bool {
     )
 }
 
-/// Trunk names built assets `name-<16+ hex digits>[_bg].ext`: those never change content.
+/// Trunk names built assets `name-<hash>[_bg].ext`, the hash a u64 in hex without leading
+/// zeros (so 16 digits only 15 times in 16): those never change content. Eight or more hex
+/// digits is a hash (fewer happens once in 4 billion builds; then the file is revalidated,
+/// which is slower but never wrong).
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split('.').next().unwrap_or(file);
     stem.split(['-', '_'])
-        .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+        .any(|part| part.len() >= 8 && part.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn inline_script_hashes(html: &str) -> Vec<String> {

@@ -7,6 +7,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Everything the server needs to start.
 #[derive(Clone, Debug, Parser)]
@@ -23,6 +24,13 @@ pub struct Config {
     /// Directory for the embedded store (SQLite) and other server state; created if missing.
     #[arg(long, env = "DIALDECK_DATA_DIR", default_value = "dialdeck-data")]
     pub data_dir: PathBuf,
+
+    /// A shared MariaDB/MySQL database for the server's own store
+    /// (`mysql://user:password@host:3306/dialdeck`), for several instances behind a load
+    /// balancer. Unset: the embedded SQLite file in the data directory. Secret: it holds a
+    /// password.
+    #[arg(long, env = "DIALDECK_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<SecretString>,
 
     /// Public base URL agents open (used in logs and for cookie security). Defaults to
     /// `http://<listen>`.
@@ -100,6 +108,15 @@ impl Config {
                 problem: "must not be empty".into(),
             });
         }
+        if let Some(url) = &self.store_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("mysql://") || url.starts_with("mariadb://")) {
+                return Err(ConfigError {
+                    variable: "DIALDECK_STORE_URL",
+                    problem: "must be a mysql:// or mariadb:// URL (leave it unset for the embedded SQLite store)".into(),
+                });
+            }
+        }
         self.ghl.validate()?;
         self.outbox.validate()?;
         self.vicidial.validate()?;
@@ -175,6 +192,17 @@ mod tests {
         let err = cfg.validate().unwrap_err();
         assert_eq!(err.variable, "DIALDECK_VICIDIAL_WEB_ORIGIN");
         assert!(err.to_string().contains("DIALDECK_VICIDIAL_WEB_ORIGIN"));
+    }
+
+    #[test]
+    fn the_store_url_must_be_mariadb_and_is_never_printed() {
+        let cfg = parse(&["--store-url", "postgres://dd:hunter2@db/dialdeck"]);
+        let err = cfg.validate().unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_STORE_URL");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        let cfg = parse(&["--store-url", "mysql://dd:hunter2@db:3306/dialdeck"]);
+        assert!(cfg.validate().is_ok());
     }
 
     #[test]

@@ -14,13 +14,22 @@ pub mod store;
 pub mod vicidial;
 pub mod wrapup;
 
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A new empty database in the shared test MariaDB, as a `DIALDECK_STORE_URL`.
+    pub async fn empty_mariadb() -> String {
+        let db = dialdeck_vicidial_sim::mariadb::MariaDb::shared();
+        let name = db.empty_database().await.expect("an empty test database");
+        db.url(&name)
+    }
+}
+
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::{config::Config, store::Store};
 
 /// Shared state behind every request handler.
 #[derive(Clone)]
@@ -30,7 +39,7 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
-    store: SqlitePool,
+    store: Store,
     outbox: Arc<outbox::Outbox>,
     vicidial: Option<Arc<vicidial::Vicidial>>,
 }
@@ -38,7 +47,7 @@ struct Inner {
 impl AppState {
     /// Builds the state from a validated configuration and an open store, with the
     /// disposition targets the configuration turns on.
-    pub fn new(config: Config, store: SqlitePool) -> anyhow::Result<AppState> {
+    pub fn new(config: Config, store: Store) -> anyhow::Result<AppState> {
         let vicidial = vicidial::Vicidial::from_args(&config.vicidial)?;
         AppState::with_vicidial(config, store, vicidial, Vec::new())
     }
@@ -46,7 +55,7 @@ impl AppState {
     /// Builds the state with an explicit VICIdial connection and extra targets (tests).
     pub fn with_vicidial(
         config: Config,
-        store: SqlitePool,
+        store: Store,
         vicidial: Option<Arc<vicidial::Vicidial>>,
         extra_targets: Vec<Arc<dyn disposition::DispositionTarget>>,
     ) -> anyhow::Result<AppState> {
@@ -83,7 +92,7 @@ impl AppState {
 
     /// Builds the state around an outbox assembled by the caller (tests inject their own
     /// targets and VICIdial context this way).
-    pub fn with_outbox(config: Config, store: SqlitePool, outbox: Arc<outbox::Outbox>) -> AppState {
+    pub fn with_outbox(config: Config, store: Store, outbox: Arc<outbox::Outbox>) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -104,8 +113,8 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The embedded store.
-    pub fn store(&self) -> &SqlitePool {
+    /// The server's store (embedded SQLite, or the shared MariaDB).
+    pub fn store(&self) -> &Store {
         &self.inner.store
     }
 }
@@ -118,7 +127,7 @@ pub fn app(state: AppState) -> axum::Router {
 /// Opens the store, binds the listener and serves until SIGTERM or Ctrl-C, then lets in-flight
 /// requests finish for `shutdown_grace_secs`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let store = store::open(&config.data_dir).await?;
+    let store = store::open_configured(&config.data_dir, config.store_url.as_ref()).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (DIALDECK_LISTEN)", config.listen))?;

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use crate::store::Store;
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap, HeaderValue, Method},
 };
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use crate::{http::ApiError, AppState};
 
@@ -56,7 +56,7 @@ fn now() -> i64 {
 
 /// Creates a session and returns the token to put in the cookie.
 pub async fn create(
-    store: &SqlitePool,
+    store: &Store,
     user: &str,
     user_level: i64,
     campaign_id: Option<&str>,
@@ -97,7 +97,7 @@ fn cache() -> std::sync::MutexGuard<
 }
 
 /// The live session for `token`, if any (expired ones are not returned).
-pub async fn lookup(store: &SqlitePool, token: &str) -> anyhow::Result<Option<AgentSession>> {
+pub async fn lookup(store: &Store, token: &str) -> anyhow::Result<Option<AgentSession>> {
     let hash = token_hash(token);
     if let Some((session, at)) = cache().get(&hash) {
         if at.elapsed() < CACHE_TTL && session.expires_at > now() {
@@ -128,7 +128,7 @@ pub async fn lookup(store: &SqlitePool, token: &str) -> anyhow::Result<Option<Ag
 }
 
 /// Ends the session for `token` (logout). Ending an unknown session is not an error.
-pub async fn delete(store: &SqlitePool, token: &str) -> anyhow::Result<()> {
+pub async fn delete(store: &Store, token: &str) -> anyhow::Result<()> {
     let hash = token_hash(token);
     cache().remove(&hash);
     sqlx::query("DELETE FROM agent_sessions WHERE token_hash = ?")
@@ -139,7 +139,7 @@ pub async fn delete(store: &SqlitePool, token: &str) -> anyhow::Result<()> {
 }
 
 /// Updates the campaign of every session of `user` (after the VICIdial session is joined).
-pub async fn set_campaign(store: &SqlitePool, user: &str, campaign_id: &str) -> anyhow::Result<()> {
+pub async fn set_campaign(store: &Store, user: &str, campaign_id: &str) -> anyhow::Result<()> {
     cache().retain(|_, (s, _)| s.user != user);
     sqlx::query("UPDATE agent_sessions SET campaign_id = ? WHERE user = ?")
         .bind(campaign_id)

@@ -5,7 +5,7 @@
 //! The VICIdial live-state poller calls [`call_ended`]; the disposition endpoint calls
 //! [`disposition_accepted`]; the dial endpoint asks [`current`].
 
-use sqlx::SqlitePool;
+use crate::store::Store;
 
 /// An agent's unfinished wrap-up.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -26,28 +26,29 @@ pub struct Wrapup {
 /// a report for another call replaces an older one only once that one was dispositioned (the
 /// row is deleted then), so an undispositioned call is never forgotten.
 pub async fn call_ended(
-    store: &SqlitePool,
+    store: &Store,
     user: &str,
     lead_id: i64,
     call_id: &str,
     campaign_id: Option<&str>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO agent_wrapup (user, lead_id, call_id, campaign_id, ended_at) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT(user) DO NOTHING",
-    )
-    .bind(user)
-    .bind(lead_id)
-    .bind(call_id)
-    .bind(campaign_id)
-    .bind(chrono::Utc::now().timestamp())
-    .execute(store)
-    .await?;
+    let sql = format!(
+        "{} INTO agent_wrapup (user, lead_id, call_id, campaign_id, ended_at) VALUES (?, ?, ?, ?, ?)",
+        crate::store::dialect(store).insert_ignore()
+    );
+    sqlx::query(&sql)
+        .bind(user)
+        .bind(lead_id)
+        .bind(call_id)
+        .bind(campaign_id)
+        .bind(chrono::Utc::now().timestamp())
+        .execute(store)
+        .await?;
     Ok(())
 }
 
 /// The agent's pending wrap-up, if any.
-pub async fn current(store: &SqlitePool, user: &str) -> anyhow::Result<Option<Wrapup>> {
+pub async fn current(store: &Store, user: &str) -> anyhow::Result<Option<Wrapup>> {
     Ok(sqlx::query_as::<_, Wrapup>(
         "SELECT user, lead_id, call_id, campaign_id, ended_at FROM agent_wrapup WHERE user = ?",
     )
@@ -64,7 +65,7 @@ pub async fn disposition_accepted<'e, E>(
     lead_id: i64,
 ) -> anyhow::Result<bool>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let done = sqlx::query("DELETE FROM agent_wrapup WHERE user = ? AND lead_id = ?")
         .bind(user)
@@ -75,7 +76,7 @@ where
 }
 
 /// Every agent in wrap-up (for admins and the deadline sweeper).
-pub async fn all(store: &SqlitePool) -> anyhow::Result<Vec<Wrapup>> {
+pub async fn all(store: &Store) -> anyhow::Result<Vec<Wrapup>> {
     Ok(sqlx::query_as::<_, Wrapup>(
         "SELECT user, lead_id, call_id, campaign_id, ended_at FROM agent_wrapup ORDER BY ended_at",
     )

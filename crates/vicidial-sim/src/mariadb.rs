@@ -126,8 +126,8 @@ impl MariaDb {
         )
     }
 
-    /// Creates a new empty database with VICIdial's schema loaded; returns its name.
-    pub async fn fresh_database(&self) -> anyhow::Result<String> {
+    /// Creates a new empty database (no tables); returns its name.
+    pub async fn empty_database(&self) -> anyhow::Result<String> {
         let name = format!(
             "t_{}_{}",
             std::process::id(),
@@ -137,6 +137,12 @@ impl MariaDb {
         admin
             .execute(format!("CREATE DATABASE {name}").as_str())
             .await?;
+        Ok(name)
+    }
+
+    /// Creates a new empty database with VICIdial's schema loaded; returns its name.
+    pub async fn fresh_database(&self) -> anyhow::Result<String> {
+        let name = self.empty_database().await?;
         let mut conn = self.options(&name).connect().await?;
         conn.execute("SET SESSION explicit_defaults_for_timestamp = 0")
             .await?;

@@ -15,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use reqwest::{
     header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, RETRY_AFTER},
@@ -22,7 +23,6 @@ use reqwest::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use sqlx::SqlitePool;
 
 use super::{
     config::{GhlArgs, GhlAuth},
@@ -213,7 +213,7 @@ struct ClientInner {
     location_id: String,
     auth: GhlAuth,
     shared: Arc<LocationShared>,
-    store: SqlitePool,
+    store: Store,
     requests: AtomicU64,
 }
 
@@ -233,7 +233,7 @@ impl fmt::Debug for GhlClient {
 
 impl GhlClient {
     /// Builds the client from validated settings. `store` keeps the rotated OAuth refresh token.
-    pub fn new(args: &GhlArgs, store: SqlitePool) -> anyhow::Result<GhlClient> {
+    pub fn new(args: &GhlArgs, store: Store) -> anyhow::Result<GhlClient> {
         let location_id = args
             .location_id
             .clone()
@@ -407,10 +407,46 @@ impl GhlClient {
     }
 
     /// One refresh-token grant. Called with the location's access mutex held, so refreshes
-    /// never overlap (a refresh token is single-use). The rotated refresh token is stored before
-    /// the new access token is used; if the process dies between GHL's answer and that write,
-    /// the refresh token is lost and an administrator must re-authorise.
+    /// never overlap within this instance (a refresh token is single-use); with a shared store
+    /// a database lock (`GET_LOCK`) also keeps other instances' refreshes out until the rotated
+    /// token is stored, and each reads the newest token after taking it.
     async fn refresh(&self) -> Result<AccessToken, GhlError> {
+        let store_error = |e: sqlx::Error| GhlError::Unreachable {
+            reason: format!("store: {e}"),
+        };
+        let mut conn = self.inner.store.acquire().await.map_err(store_error)?;
+        let shared = crate::store::dialect(&self.inner.store) == crate::store::Dialect::MySql;
+        let lock: String = format!("dialdeck-ghl-oauth-{}", self.inner.location_id)
+            .chars()
+            .take(64)
+            .collect();
+        if shared {
+            let (got,): (i64,) =
+                sqlx::query_as("SELECT CAST(COALESCE(GET_LOCK(?, 30), 0) AS SIGNED)")
+                    .bind(&lock)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+            if got != 1 {
+                return Err(GhlError::Unreachable {
+                    reason: "another instance has been refreshing the GHL token for 30 s".into(),
+                });
+            }
+        }
+        let result = self.refresh_on(&mut conn).await;
+        if shared {
+            let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(&lock)
+                .execute(&mut *conn)
+                .await;
+        }
+        result
+    }
+
+    /// The grant itself, on `conn`. The rotated refresh token is stored before the new access
+    /// token is used; if the process dies between GHL's answer and that write, the refresh
+    /// token is lost and an administrator must re-authorise.
+    async fn refresh_on(&self, conn: &mut sqlx::AnyConnection) -> Result<AccessToken, GhlError> {
         let GhlAuth::OAuth {
             client_id,
             client_secret,
@@ -424,7 +460,7 @@ impl GhlClient {
         let stored: Option<(String,)> =
             sqlx::query_as("SELECT refresh_token FROM ghl_oauth WHERE location_id = ?")
                 .bind(&self.inner.location_id)
-                .fetch_optional(&self.inner.store)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(|e| GhlError::Unreachable {
                     reason: format!("store: {e}"),
@@ -476,19 +512,20 @@ impl GhlClient {
                 reason: "OAuth answer without access_token/refresh_token".into(),
             });
         };
-        sqlx::query(
-            "INSERT INTO ghl_oauth (location_id, refresh_token, updated_at) VALUES (?, ?, ?)
-             ON CONFLICT(location_id) DO UPDATE SET refresh_token = excluded.refresh_token,
-             updated_at = excluded.updated_at",
-        )
-        .bind(&self.inner.location_id)
-        .bind(&new_refresh)
-        .bind(Utc::now().timestamp())
-        .execute(&self.inner.store)
-        .await
-        .map_err(|e| GhlError::Unreachable {
-            reason: format!("cannot store the rotated refresh token: {e}"),
-        })?;
+        let sql = format!(
+            "INSERT INTO ghl_oauth (location_id, refresh_token, updated_at) VALUES (?, ?, ?) {}",
+            crate::store::dialect(&self.inner.store)
+                .upsert("location_id", &["refresh_token", "updated_at"])
+        );
+        sqlx::query(&sql)
+            .bind(&self.inner.location_id)
+            .bind(&new_refresh)
+            .bind(Utc::now().timestamp())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| GhlError::Unreachable {
+                reason: format!("cannot store the rotated refresh token: {e}"),
+            })?;
         tracing::info!(location = %self.inner.location_id, "GHL OAuth token refreshed");
         let expires_at = body
             .get("expires_in")

@@ -9,11 +9,11 @@
 
 use std::str::FromStr;
 
+use crate::store::Store;
 use chrono::Utc;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sqlx::SqlitePool;
 
 use super::client::{Call, GhlError};
 use super::sync::Counted;
@@ -133,7 +133,7 @@ impl From<sqlx::Error> for ContactError {
 /// Finds or creates the lead's contact (see the module documentation).
 pub async fn resolve(
     ghl: &Counted<'_>,
-    store: &SqlitePool,
+    store: &Store,
     lead: &Lead,
 ) -> Result<ResolvedContact, ContactError> {
     let location = ghl.client().location_id().to_string();
@@ -172,23 +172,24 @@ pub async fn resolve(
             Resolution::Created,
         ),
     };
-    sqlx::query(
+    let sql = format!(
         "INSERT INTO ghl_contacts (location_id, lookup_key, contact_id, updated_at)
-         VALUES (?, ?, ?, ?)
-         ON CONFLICT(location_id, lookup_key) DO UPDATE SET contact_id = excluded.contact_id,
-         updated_at = excluded.updated_at",
-    )
-    .bind(&location)
-    .bind(&key)
-    .bind(&id)
-    .bind(Utc::now().timestamp())
-    .execute(store)
-    .await?;
+         VALUES (?, ?, ?, ?) {}",
+        crate::store::dialect(store)
+            .upsert("location_id, lookup_key", &["contact_id", "updated_at"])
+    );
+    sqlx::query(&sql)
+        .bind(&location)
+        .bind(&key)
+        .bind(&id)
+        .bind(Utc::now().timestamp())
+        .execute(store)
+        .await?;
     Ok(ResolvedContact { id, how, phone })
 }
 
 /// Forgets a cached contact (e.g. after GHL says it no longer exists).
-pub async fn forget(store: &SqlitePool, location: &str, contact_id: &str) -> sqlx::Result<()> {
+pub async fn forget(store: &Store, location: &str, contact_id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM ghl_contacts WHERE location_id = ? AND contact_id = ?")
         .bind(location)
         .bind(contact_id)

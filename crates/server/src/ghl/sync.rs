@@ -40,12 +40,12 @@ use std::{
     sync::Arc,
 };
 
+use crate::store::{dialect, Store};
 use async_trait::async_trait;
 use chrono::Utc;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use super::{
     client::{seg, Call, GhlClient, GhlError},
@@ -130,7 +130,7 @@ pub struct OpenConflict {
 pub struct GhlTarget {
     client: GhlClient,
     args: GhlArgs,
-    store: SqlitePool,
+    store: Store,
     in_flight: Arc<InFlight>,
 }
 
@@ -186,7 +186,7 @@ enum Mark {
 
 impl GhlTarget {
     /// The target for validated settings; `None` when GHL is not configured.
-    pub fn from_config(args: &GhlArgs, store: SqlitePool) -> anyhow::Result<Option<GhlTarget>> {
+    pub fn from_config(args: &GhlArgs, store: Store) -> anyhow::Result<Option<GhlTarget>> {
         if !args.enabled() {
             return Ok(None);
         }
@@ -194,7 +194,7 @@ impl GhlTarget {
     }
 
     /// The target for validated, enabled settings.
-    pub fn new(args: &GhlArgs, store: SqlitePool) -> anyhow::Result<GhlTarget> {
+    pub fn new(args: &GhlArgs, store: Store) -> anyhow::Result<GhlTarget> {
         Ok(GhlTarget {
             client: GhlClient::new(args, store.clone())?,
             args: args.clone(),
@@ -250,7 +250,7 @@ impl GhlTarget {
 
     /// Conflicts waiting for `agent_user` (for the agent's screen).
     pub async fn open_conflicts(
-        store: &SqlitePool,
+        store: &Store,
         agent_user: &str,
     ) -> sqlx::Result<Vec<OpenConflict>> {
         sqlx::query_as(
@@ -265,7 +265,7 @@ impl GhlTarget {
 
     /// Marks a conflict handled (the contacts were merged in GHL) so a retry applies the
     /// disposition: drops the conflict and the cached lookups of its number and email.
-    pub async fn resolve_conflict(store: &SqlitePool, disposition_id: &str) -> sqlx::Result<()> {
+    pub async fn resolve_conflict(store: &Store, disposition_id: &str) -> sqlx::Result<()> {
         let row: Option<(String, String)> = sqlx::query_as(
             "DELETE FROM ghl_conflicts WHERE disposition_id = ? RETURNING phone_e164, email",
         )
@@ -323,21 +323,21 @@ impl GhlTarget {
         state: &str,
         id: Option<&str>,
     ) -> Result<(), ApplyError> {
-        sqlx::query(
+        let sql = format!(
             "INSERT INTO ghl_objects (disposition_id, kind, ghl_id, state, updated_at)
-             VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT(disposition_id, kind) DO UPDATE SET ghl_id = excluded.ghl_id,
-             state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(&d.id)
-        .bind(kind)
-        .bind(id)
-        .bind(state)
-        .bind(Utc::now().timestamp())
-        .execute(&self.store)
-        .await
-        .map_err(store_error)
-        .map(|_| ())
+             VALUES (?, ?, ?, ?, ?) {}",
+            dialect(&self.store).upsert("disposition_id, kind", &["ghl_id", "state", "updated_at"])
+        );
+        sqlx::query(&sql)
+            .bind(&d.id)
+            .bind(kind)
+            .bind(id)
+            .bind(state)
+            .bind(Utc::now().timestamp())
+            .execute(&self.store)
+            .await
+            .map_err(store_error)
+            .map(|_| ())
     }
 
     /// Creates an object once per disposition (see the module documentation).
@@ -412,25 +412,26 @@ impl GhlTarget {
         d: &Disposition,
         c: &contact::Conflict,
     ) -> Result<(), ApplyError> {
-        sqlx::query(
+        let sql = format!(
             "INSERT INTO ghl_conflicts (disposition_id, agent_user, lead_id, phone_e164, email,
                  phone_contact_id, email_contact_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(disposition_id) DO UPDATE SET phone_contact_id = excluded.phone_contact_id,
-                 email_contact_id = excluded.email_contact_id",
-        )
-        .bind(&d.id)
-        .bind(&d.agent_user)
-        .bind(d.lead.lead_id)
-        .bind(&c.phone)
-        .bind(&c.email)
-        .bind(&c.phone_contact_id)
-        .bind(&c.email_contact_id)
-        .bind(Utc::now().timestamp())
-        .execute(&self.store)
-        .await
-        .map_err(store_error)
-        .map(|_| ())
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) {}",
+            dialect(&self.store)
+                .upsert("disposition_id", &["phone_contact_id", "email_contact_id"])
+        );
+        sqlx::query(&sql)
+            .bind(&d.id)
+            .bind(&d.agent_user)
+            .bind(d.lead.lead_id)
+            .bind(&c.phone)
+            .bind(&c.email)
+            .bind(&c.phone_contact_id)
+            .bind(&c.email_contact_id)
+            .bind(Utc::now().timestamp())
+            .execute(&self.store)
+            .await
+            .map_err(store_error)
+            .map(|_| ())
     }
 
     async fn run(&self, d: &Disposition, ghl: &Counted<'_>) -> Result<Receipt, ApplyError> {

@@ -13,10 +13,10 @@ pub mod worker;
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use dialdeck_shared::{DispositionAccepted, DispositionRequest};
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 use tokio::sync::{broadcast, Notify};
 
 pub use self::config::OutboxArgs;
@@ -38,10 +38,10 @@ pub struct JobEvent {
 
 /// The outbox: where dispositions are accepted and from where workers apply them.
 pub struct Outbox {
-    store: SqlitePool,
+    store: Store,
     /// The workers' own connections to the same database, so a burst of API requests queued
     /// on the main pool never starves delivery (and the reverse).
-    worker_store: SqlitePool,
+    worker_store: Store,
     targets: BTreeMap<&'static str, Arc<dyn DispositionTarget>>,
     context: Option<Arc<dyn CallContext>>,
     args: OutboxArgs,
@@ -68,10 +68,11 @@ struct WriteRequest {
 const GROUP_COMMIT_MAX: usize = 128;
 
 async fn writer_loop(
-    store: SqlitePool,
+    store: Store,
     targets: Vec<&'static str>,
     mut rx: tokio::sync::mpsc::Receiver<WriteRequest>,
 ) {
+    let dialect = crate::store::dialect(&store);
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < GROUP_COMMIT_MAX {
@@ -92,7 +93,7 @@ async fn writer_loop(
                     payload: &r.payload,
                     now_ms: r.now_ms,
                 };
-                let outcome = store::insert(&mut tx, &new, &targets).await?;
+                let outcome = store::insert(dialect, &mut tx, &new, &targets).await?;
                 if outcome == store::Accepted::New {
                     crate::wrapup::disposition_accepted(&mut *tx, &r.agent_user, r.lead_id).await?;
                 }
@@ -122,15 +123,13 @@ impl Outbox {
     /// An outbox over `store` applying to `targets`; `context` validates against VICIdial
     /// (without it dispositions are refused: there is nothing to check them against).
     pub fn new(
-        store: SqlitePool,
+        store: Store,
         targets: Vec<Arc<dyn DispositionTarget>>,
         context: Option<Arc<dyn CallContext>>,
         args: OutboxArgs,
     ) -> Arc<Outbox> {
         let (events, _) = broadcast::channel(1024);
-        let worker_store = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(args.workers.clamp(1, 16) as u32)
-            .connect_lazy_with((*store.connect_options()).clone());
+        let worker_store = crate::store::sibling(&store, args.workers.clamp(1, 16) as u32);
         let (writer, writer_rx) = tokio::sync::mpsc::channel(4096);
         Arc::new(Outbox {
             writer,

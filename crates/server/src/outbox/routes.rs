@@ -144,16 +144,19 @@ async fn admin_backlog(
         })
         .collect();
     let now = Utc::now().timestamp();
-    let wrapups = crate::wrapup::all(state.store())
-        .await?
-        .into_iter()
-        .map(|w| WrapupRow {
-            tab_open: state.vicidial().is_some_and(|v| v.live.is_watched(&w.user)),
+    let mut wrapups = Vec::new();
+    for w in crate::wrapup::all(state.store()).await? {
+        let tab_open = match state.vicidial() {
+            Some(v) => crate::vicidial::live::tab_open(v, state.store(), &w.user).await,
+            None => false,
+        };
+        wrapups.push(WrapupRow {
+            tab_open,
             user: w.user,
             lead_id: w.lead_id,
             seconds: now - w.ended_at,
-        })
-        .collect();
+        });
+    }
     let expired = crate::vicidial::deadline::recent(state.store(), 200).await?;
     Ok(Json(Backlog {
         jobs,

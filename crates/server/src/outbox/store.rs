@@ -1,15 +1,20 @@
 //! The outbox tables: accepting a disposition with its jobs in one transaction, and claiming,
 //! finishing, retrying and parking jobs under leases.
 //!
-//! Claiming is one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` statement: SQLite runs
-//! every write statement alone (one writer at a time, WAL), which gives the effect of
-//! `FOR UPDATE SKIP LOCKED`: two workers never claim the same job, and a job whose lease expired
-//! (its worker died) is claimable again. Every later update names the lease owner, so a worker
-//! that lost its lease cannot overwrite the new owner's result.
+//! On SQLite a claim is one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` statement:
+//! SQLite runs every write statement alone (one writer at a time, WAL), which gives the effect
+//! of `FOR UPDATE SKIP LOCKED`. On a shared MariaDB, where workers of several instances claim
+//! at once, it is a short transaction: `SELECT … FOR UPDATE SKIP LOCKED` (a row another worker
+//! is claiming is skipped, not waited for), then the `UPDATE`. Either way two workers never
+//! claim the same job, and a job whose lease expired (its worker died) is claimable again.
+//! Every later update names the lease owner, so a worker that lost its lease cannot overwrite
+//! the new owner's result.
 
 use dialdeck_shared::{TargetState, TargetStatus};
 use serde::Serialize;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, Row, Transaction};
+
+use crate::store::{dialect, Dialect, Store};
 
 /// A job row.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, Serialize)]
@@ -80,7 +85,8 @@ pub struct NewDisposition<'a> {
 
 /// Inserts the disposition and one pending job per target inside `tx`, unless the key exists.
 pub async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
+    dialect: Dialect,
+    tx: &mut Transaction<'_, Any>,
     new: &NewDisposition<'_>,
     targets: &[&str],
 ) -> anyhow::Result<Accepted> {
@@ -92,18 +98,20 @@ pub async fn insert(
         payload,
         now_ms,
     } = *new;
-    let inserted = sqlx::query(
-        "INSERT INTO dispositions (id, agent_user, lead_id, request_hash, payload, accepted_at) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(agent_user)
-    .bind(lead_id)
-    .bind(request_hash)
-    .bind(payload)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
+    let sql = format!(
+        "{} INTO dispositions (id, agent_user, lead_id, request_hash, payload, accepted_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        dialect.insert_ignore()
+    );
+    let inserted = sqlx::query(&sql)
+        .bind(id)
+        .bind(agent_user)
+        .bind(lead_id)
+        .bind(request_hash)
+        .bind(payload)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
     if inserted.rows_affected() == 0 {
         let (hash, owner): (String, String) =
             sqlx::query_as("SELECT request_hash, agent_user FROM dispositions WHERE id = ?")
@@ -132,7 +140,7 @@ pub async fn insert(
 }
 
 /// The jobs of one disposition, by target name.
-pub async fn jobs_of(store: &SqlitePool, disposition_id: &str) -> anyhow::Result<Vec<Job>> {
+pub async fn jobs_of(store: &Store, disposition_id: &str) -> anyhow::Result<Vec<Job>> {
     Ok(sqlx::query_as::<_, Job>(&format!(
         "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE disposition_id = ? ORDER BY target"
     ))
@@ -142,57 +150,109 @@ pub async fn jobs_of(store: &SqlitePool, disposition_id: &str) -> anyhow::Result
 }
 
 /// The owner and payload of a disposition.
-pub async fn disposition(store: &SqlitePool, id: &str) -> anyhow::Result<Option<(String, String)>> {
-    Ok(
-        sqlx::query_as("SELECT agent_user, payload FROM dispositions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(store)
-            .await?,
-    )
+pub async fn disposition(store: &Store, id: &str) -> anyhow::Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT agent_user, payload FROM dispositions WHERE id = ?")
+        .bind(id)
+        .fetch_optional(store)
+        .await?;
+    Ok(match row {
+        Some(row) => Some((row.try_get(0)?, crate::store::text(&row, 1)?)),
+        None => None,
+    })
+}
+
+/// Longest failure reason kept (the column's width on MariaDB).
+const REASON_MAX_CHARS: usize = 2000;
+
+fn clip(reason: &str) -> &str {
+    match reason.char_indices().nth(REASON_MAX_CHARS) {
+        Some((i, _)) => &reason[..i],
+        None => reason,
+    }
 }
 
 /// Claims the next due job (or one whose lease expired) for `owner` until `now + lease`.
 ///
-/// Two index-friendly candidates (due pending/retrying first, then an expired lease) rather than
-/// one `OR`, so a claim stays cheap with a large backlog.
+/// Three index-friendly candidates (due pending, due retrying, then an expired lease) rather
+/// than one `OR`, so a claim stays cheap with a large backlog.
 pub async fn claim(
-    store: &SqlitePool,
+    store: &Store,
     owner: &str,
     now_ms: i64,
     lease_ms: i64,
 ) -> anyhow::Result<Option<Job>> {
     const CANDIDATES: [&str; 3] = [
-        "SELECT id FROM outbox_jobs WHERE state = 'pending' AND next_attempt_at <= ?3 ORDER BY next_attempt_at LIMIT 1",
-        "SELECT id FROM outbox_jobs WHERE state = 'retrying' AND next_attempt_at <= ?3 ORDER BY next_attempt_at LIMIT 1",
-        "SELECT id FROM outbox_jobs WHERE state = 'running' AND lease_expires_at < ?3 ORDER BY lease_expires_at LIMIT 1",
+        "SELECT id FROM outbox_jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+        "SELECT id FROM outbox_jobs WHERE state = 'retrying' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
+        "SELECT id FROM outbox_jobs WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT 1",
     ];
-    for candidate in CANDIDATES {
-        // The state test is repeated in the UPDATE: if another worker took the row between the
-        // sub-select and the update (impossible within one SQLite statement, but cheap to
-        // state), nothing is claimed twice.
-        let job = sqlx::query_as::<_, Job>(&format!(
-            "UPDATE outbox_jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, \
-             attempts = attempts + 1, updated_at = ?3 \
-             WHERE id = ({candidate}) \
-               AND ((state IN ('pending', 'retrying') AND next_attempt_at <= ?3) \
-                    OR (state = 'running' AND lease_expires_at < ?3)) \
-             RETURNING {JOB_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(now_ms + lease_ms)
-        .bind(now_ms)
-        .fetch_optional(store)
-        .await?;
-        if job.is_some() {
-            return Ok(job);
+    // Still claimable: repeated in every UPDATE, so a row is never claimed twice.
+    const CLAIMABLE: &str = "((state IN ('pending', 'retrying') AND next_attempt_at <= ?) \
+                              OR (state = 'running' AND lease_expires_at < ?))";
+    match dialect(store) {
+        Dialect::Sqlite => {
+            for candidate in CANDIDATES {
+                let job = sqlx::query_as::<_, Job>(&format!(
+                    "UPDATE outbox_jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, \
+                     attempts = attempts + 1, updated_at = ? \
+                     WHERE id = ({candidate}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
+                ))
+                .bind(owner)
+                .bind(now_ms + lease_ms)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(now_ms)
+                .fetch_optional(store)
+                .await?;
+                if job.is_some() {
+                    return Ok(job);
+                }
+            }
+            Ok(None)
+        }
+        Dialect::MySql => {
+            let mut tx = store.begin().await?;
+            for candidate in CANDIDATES {
+                let id: Option<(i64,)> =
+                    sqlx::query_as(&format!("{candidate} FOR UPDATE SKIP LOCKED"))
+                        .bind(now_ms)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((id,)) = id else { continue };
+                let claimed = sqlx::query(&format!(
+                    "UPDATE outbox_jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, \
+                     attempts = attempts + 1, updated_at = ? WHERE id = ? AND {CLAIMABLE}"
+                ))
+                .bind(owner)
+                .bind(now_ms + lease_ms)
+                .bind(now_ms)
+                .bind(id)
+                .bind(now_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() != 1 {
+                    continue;
+                }
+                let job = sqlx::query_as::<_, Job>(&format!(
+                    "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = ?"
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                return Ok(Some(job));
+            }
+            tx.commit().await?;
+            Ok(None)
         }
     }
-    Ok(None)
 }
 
 /// Marks a claimed job done with the target's receipt. `false` if the lease was lost.
 pub async fn complete(
-    store: &SqlitePool,
+    store: &Store,
     job: i64,
     owner: &str,
     receipt: &str,
@@ -214,7 +274,7 @@ pub async fn complete(
 /// Schedules a claimed job again at `next_ms` (or parks it when `park`). `false` if the lease
 /// was lost.
 pub async fn fail(
-    store: &SqlitePool,
+    store: &Store,
     job: i64,
     owner: &str,
     reason: &str,
@@ -228,7 +288,7 @@ pub async fn fail(
          lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
     )
     .bind(state)
-    .bind(reason)
+    .bind(clip(reason))
     .bind(next_ms)
     .bind(now_ms)
     .bind(job)
@@ -240,38 +300,46 @@ pub async fn fail(
 
 /// Admin: make a parked or retrying job due now. Returns the job, or `None` if it is not in a
 /// state that can be retried.
-pub async fn admin_retry(store: &SqlitePool, job: i64, now_ms: i64) -> anyhow::Result<Option<Job>> {
-    Ok(sqlx::query_as::<_, Job>(&format!(
-        "UPDATE outbox_jobs SET state = 'pending', next_attempt_at = ?1, updated_at = ?1 \
-         WHERE id = ?2 AND state IN ('parked', 'retrying') RETURNING {JOB_COLUMNS}"
-    ))
+pub async fn admin_retry(store: &Store, id: i64, now_ms: i64) -> anyhow::Result<Option<Job>> {
+    let changed = sqlx::query(
+        "UPDATE outbox_jobs SET state = 'pending', next_attempt_at = ?, updated_at = ? \
+         WHERE id = ? AND state IN ('parked', 'retrying')",
+    )
     .bind(now_ms)
-    .bind(job)
-    .fetch_optional(store)
-    .await?)
+    .bind(now_ms)
+    .bind(id)
+    .execute(store)
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(None);
+    }
+    job(store, id).await
 }
 
 /// Admin: park a job that is not done, with a reason.
 pub async fn admin_park(
-    store: &SqlitePool,
-    job: i64,
+    store: &Store,
+    id: i64,
     reason: &str,
     now_ms: i64,
 ) -> anyhow::Result<Option<Job>> {
-    Ok(sqlx::query_as::<_, Job>(&format!(
-        "UPDATE outbox_jobs SET state = 'parked', last_error = ?1, lease_owner = NULL, \
-         lease_expires_at = NULL, updated_at = ?2 WHERE id = ?3 AND state != 'done' \
-         RETURNING {JOB_COLUMNS}"
-    ))
-    .bind(reason)
+    let changed = sqlx::query(
+        "UPDATE outbox_jobs SET state = 'parked', last_error = ?, lease_owner = NULL, \
+         lease_expires_at = NULL, updated_at = ? WHERE id = ? AND state != 'done'",
+    )
+    .bind(clip(reason))
     .bind(now_ms)
-    .bind(job)
-    .fetch_optional(store)
-    .await?)
+    .bind(id)
+    .execute(store)
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Ok(None);
+    }
+    job(store, id).await
 }
 
 /// Admin: job counts per target and state.
-pub async fn backlog(store: &SqlitePool) -> anyhow::Result<Vec<(String, String, i64)>> {
+pub async fn backlog(store: &Store) -> anyhow::Result<Vec<(String, String, i64)>> {
     Ok(sqlx::query_as(
         "SELECT target, state, COUNT(*) FROM outbox_jobs GROUP BY target, state ORDER BY target, state",
     )
@@ -280,7 +348,7 @@ pub async fn backlog(store: &SqlitePool) -> anyhow::Result<Vec<(String, String, 
 }
 
 /// Admin: jobs that are parked or retrying, oldest first.
-pub async fn failures(store: &SqlitePool, limit: i64) -> anyhow::Result<Vec<Job>> {
+pub async fn failures(store: &Store, limit: i64) -> anyhow::Result<Vec<Job>> {
     Ok(sqlx::query_as::<_, Job>(&format!(
         "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE state IN ('parked', 'retrying') \
          ORDER BY updated_at LIMIT ?"
@@ -291,7 +359,7 @@ pub async fn failures(store: &SqlitePool, limit: i64) -> anyhow::Result<Vec<Job>
 }
 
 /// The job by id.
-pub async fn job(store: &SqlitePool, id: i64) -> anyhow::Result<Option<Job>> {
+pub async fn job(store: &Store, id: i64) -> anyhow::Result<Option<Job>> {
     Ok(sqlx::query_as::<_, Job>(&format!(
         "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = ?"
     ))
@@ -315,82 +383,154 @@ mod tests {
         }
     }
 
-    async fn store_with_one(targets: &[&str]) -> (tempfile::TempDir, SqlitePool) {
+    /// Both stores, each holding one disposition with jobs for `targets`: the embedded SQLite
+    /// file and a fresh database on the test MariaDB.
+    async fn stores_with_one(targets: &[&str]) -> Vec<(Option<tempfile::TempDir>, Store)> {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::open(dir.path()).await.unwrap();
-        let mut tx = store.begin().await.unwrap();
-        let r = insert(&mut tx, &new("1001", "h1", 1_000), targets)
-            .await
-            .unwrap();
-        assert_eq!(r, Accepted::New);
-        tx.commit().await.unwrap();
-        (dir, store)
+        let sqlite = crate::store::open(dir.path()).await.unwrap();
+        let url = secrecy::SecretString::from(crate::test_support::empty_mariadb().await);
+        let mariadb = crate::store::connect(&url).await.unwrap();
+        let mut out = Vec::new();
+        for (dir, store) in [(Some(dir), sqlite), (None, mariadb)] {
+            let mut tx = store.begin().await.unwrap();
+            let r = insert(dialect(&store), &mut tx, &new("1001", "h1", 1_000), targets)
+                .await
+                .unwrap();
+            assert_eq!(r, Accepted::New);
+            tx.commit().await.unwrap();
+            out.push((dir, store));
+        }
+        out
     }
 
     #[tokio::test]
     async fn same_key_is_a_replay_or_a_reuse() {
-        let (_d, store) = store_with_one(&["ghl", "vicidial"]).await;
-        let mut tx = store.begin().await.unwrap();
-        assert_eq!(
-            insert(&mut tx, &new("1001", "h1", 2_000), &["ghl"])
-                .await
-                .unwrap(),
-            Accepted::Replay
-        );
-        assert_eq!(
-            insert(&mut tx, &new("1001", "h2", 2_000), &["ghl"])
-                .await
-                .unwrap(),
-            Accepted::KeyReused
-        );
-        assert_eq!(
-            insert(&mut tx, &new("1002", "h1", 2_000), &["ghl"])
-                .await
-                .unwrap(),
-            Accepted::KeyReused
-        );
-        tx.commit().await.unwrap();
-        assert_eq!(jobs_of(&store, "call-1").await.unwrap().len(), 2);
+        for (_d, store) in stores_with_one(&["ghl", "vicidial"]).await {
+            let d = dialect(&store);
+            let mut tx = store.begin().await.unwrap();
+            assert_eq!(
+                insert(d, &mut tx, &new("1001", "h1", 2_000), &["ghl"])
+                    .await
+                    .unwrap(),
+                Accepted::Replay,
+                "{d:?}"
+            );
+            assert_eq!(
+                insert(d, &mut tx, &new("1001", "h2", 2_000), &["ghl"])
+                    .await
+                    .unwrap(),
+                Accepted::KeyReused
+            );
+            assert_eq!(
+                insert(d, &mut tx, &new("1002", "h1", 2_000), &["ghl"])
+                    .await
+                    .unwrap(),
+                Accepted::KeyReused
+            );
+            tx.commit().await.unwrap();
+            assert_eq!(jobs_of(&store, "call-1").await.unwrap().len(), 2);
+        }
     }
 
     #[tokio::test]
     async fn a_claim_is_exclusive_until_its_lease_expires() {
-        let (_d, store) = store_with_one(&["ghl"]).await;
-        let job = claim(&store, "w1", 1_000, 5_000).await.unwrap().unwrap();
-        assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
-        assert!(claim(&store, "w2", 2_000, 5_000).await.unwrap().is_none());
-        // w1 dies; after its lease another worker takes the job over.
-        let again = claim(&store, "w2", 6_001, 5_000).await.unwrap().unwrap();
-        assert_eq!((again.id, again.attempts), (job.id, 2));
-        // The dead worker's late result cannot overwrite the new owner's.
-        assert!(!complete(&store, job.id, "w1", "{}", 6_500).await.unwrap());
-        assert!(complete(&store, job.id, "w2", "{\"ok\":1}", 6_500)
-            .await
-            .unwrap());
-        assert_eq!(jobs_of(&store, "call-1").await.unwrap()[0].state, "done");
-        assert!(claim(&store, "w3", 99_000, 5_000).await.unwrap().is_none());
+        for (_d, store) in stores_with_one(&["ghl"]).await {
+            let job = claim(&store, "w1", 1_000, 5_000).await.unwrap().unwrap();
+            assert_eq!((job.state.as_str(), job.attempts), ("running", 1));
+            assert!(claim(&store, "w2", 2_000, 5_000).await.unwrap().is_none());
+            // w1 dies; after its lease another worker takes the job over.
+            let again = claim(&store, "w2", 6_001, 5_000).await.unwrap().unwrap();
+            assert_eq!((again.id, again.attempts), (job.id, 2));
+            // The dead worker's late result cannot overwrite the new owner's.
+            assert!(!complete(&store, job.id, "w1", "{}", 6_500).await.unwrap());
+            assert!(complete(&store, job.id, "w2", "{\"ok\":1}", 6_500)
+                .await
+                .unwrap());
+            assert_eq!(jobs_of(&store, "call-1").await.unwrap()[0].state, "done");
+            assert!(claim(&store, "w3", 99_000, 5_000).await.unwrap().is_none());
+        }
     }
 
     #[tokio::test]
     async fn retry_waits_for_its_time_and_park_stops_it() {
-        let (_d, store) = store_with_one(&["ghl"]).await;
-        let job = claim(&store, "w1", 1_000, 5_000).await.unwrap().unwrap();
-        assert!(fail(&store, job.id, "w1", "HTTP 503", false, 3_000, 1_100)
-            .await
-            .unwrap());
-        assert!(claim(&store, "w1", 2_999, 5_000).await.unwrap().is_none());
-        let job = claim(&store, "w1", 3_000, 5_000).await.unwrap().unwrap();
-        assert!(fail(&store, job.id, "w1", "invalid lead", true, 0, 3_100)
-            .await
-            .unwrap());
-        assert!(claim(&store, "w1", 1_000_000, 5_000)
-            .await
-            .unwrap()
-            .is_none());
-        let failed = failures(&store, 10).await.unwrap();
-        assert_eq!(failed[0].last_error.as_deref(), Some("invalid lead"));
-        assert_eq!(failed[0].status().state, TargetState::Failed);
-        assert!(admin_retry(&store, job.id, 5_000).await.unwrap().is_some());
-        assert!(claim(&store, "w1", 5_000, 5_000).await.unwrap().is_some());
+        for (_d, store) in stores_with_one(&["ghl"]).await {
+            let job = claim(&store, "w1", 1_000, 5_000).await.unwrap().unwrap();
+            assert!(fail(&store, job.id, "w1", "HTTP 503", false, 3_000, 1_100)
+                .await
+                .unwrap());
+            assert!(claim(&store, "w1", 2_999, 5_000).await.unwrap().is_none());
+            let job = claim(&store, "w1", 3_000, 5_000).await.unwrap().unwrap();
+            assert!(fail(&store, job.id, "w1", "invalid lead", true, 0, 3_100)
+                .await
+                .unwrap());
+            assert!(claim(&store, "w1", 1_000_000, 5_000)
+                .await
+                .unwrap()
+                .is_none());
+            let failed = failures(&store, 10).await.unwrap();
+            assert_eq!(failed[0].last_error.as_deref(), Some("invalid lead"));
+            assert_eq!(failed[0].status().state, TargetState::Failed);
+            assert!(admin_retry(&store, job.id, 5_000).await.unwrap().is_some());
+            assert!(
+                admin_retry(&store, job.id, 5_000).await.unwrap().is_none(),
+                "already due"
+            );
+            let parked = admin_park(&store, job.id, "by hand", 5_100)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (parked.state.as_str(), parked.last_error.as_deref()),
+                ("parked", Some("by hand"))
+            );
+            assert!(admin_retry(&store, job.id, 5_200).await.unwrap().is_some());
+            assert!(claim(&store, "w1", 5_200, 5_000).await.unwrap().is_some());
+        }
+    }
+
+    /// Many workers racing for a backlog on a shared MariaDB: every job is claimed exactly
+    /// once (`FOR UPDATE SKIP LOCKED`), none is left behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_workers_on_mariadb_claim_each_job_once() {
+        let url = secrecy::SecretString::from(crate::test_support::empty_mariadb().await);
+        let store = crate::store::connect(&url).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        for n in 0..200 {
+            let id = format!("race-{n:04}");
+            let new = NewDisposition {
+                id: &id,
+                ..new("1001", "h", 1_000)
+            };
+            insert(Dialect::MySql, &mut tx, &new, &["ghl", "vicidial"])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut workers = Vec::new();
+        for w in 0..12 {
+            // Half the workers on a second pool, as a second instance would be.
+            let pool = if w % 2 == 0 {
+                store.clone()
+            } else {
+                crate::store::sibling(&store, 6)
+            };
+            workers.push(tokio::spawn(async move {
+                let owner = format!("w{w}");
+                let mut mine = Vec::new();
+                while let Some(job) = claim(&pool, &owner, 2_000, 60_000).await.unwrap() {
+                    assert!(complete(&pool, job.id, &owner, "{}", 2_000).await.unwrap());
+                    mine.push(job.id);
+                }
+                mine
+            }));
+        }
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.await.unwrap());
+        }
+        all.sort_unstable();
+        let claimed = all.len();
+        all.dedup();
+        assert_eq!((claimed, all.len()), (400, 400), "each job claimed once");
     }
 }

@@ -11,19 +11,70 @@ use std::{sync::Arc, time::Duration};
 use chrono::Utc;
 use tokio::task::JoinHandle;
 
+use dialdeck_shared::DispositionAccepted;
+
 use super::{store, Outbox};
 use crate::disposition::{ApplyError, Disposition};
 
 impl Outbox {
     /// Starts the configured number of workers. They run until the runtime stops.
     pub fn start_workers(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        (0..self.args.workers)
+        let mut tasks: Vec<JoinHandle<()>> = (0..self.args.workers)
             .map(|i| {
                 let outbox = Arc::clone(self);
                 let owner = format!("{}-{}-{i}", std::process::id(), random_u64() % 1_000_000);
                 tokio::spawn(async move { outbox.work(owner).await })
             })
-            .collect()
+            .collect();
+        if crate::store::dialect(&self.store) == crate::store::Dialect::MySql {
+            let outbox = Arc::clone(self);
+            tasks.push(tokio::spawn(
+                async move { outbox.follow_shared_store().await },
+            ));
+        }
+        tasks
+    }
+
+    /// On a shared store the workers of other instances change jobs too: follow `updated_at`
+    /// and publish those changes to this instance's event streams, so an agent sees every
+    /// target's state whichever instance applied it.
+    async fn follow_shared_store(self: Arc<Self>) {
+        // Instances' clocks differ a little: look back further than one poll, and publish a
+        // disposition only when its state differs from what this feed last published.
+        const LOOK_BACK_MS: i64 = 5_000;
+        let mut published: std::collections::HashMap<String, (DispositionAccepted, i64)> =
+            std::collections::HashMap::new();
+        let mut interval = tokio::time::interval(Duration::from_millis(400));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let now = now_ms();
+            let changed: Vec<(String, String)> = match sqlx::query_as(
+                "SELECT DISTINCT j.disposition_id, d.agent_user FROM outbox_jobs j \
+                 JOIN dispositions d ON d.id = j.disposition_id WHERE j.updated_at >= ?",
+            )
+            .bind(now - LOOK_BACK_MS)
+            .fetch_all(&self.worker_store)
+            .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: cannot read changes from the shared store");
+                    continue;
+                }
+            };
+            for (id, agent) in changed {
+                let Ok(state) = self.state_of(&id).await else {
+                    continue;
+                };
+                if published.get(&id).is_some_and(|(last, _)| *last == state) {
+                    continue;
+                }
+                published.insert(id, (state.clone(), now));
+                self.publish(&agent, state);
+            }
+            published.retain(|_, (_, at)| now - *at < 4 * LOOK_BACK_MS);
+        }
     }
 
     async fn work(self: Arc<Self>, owner: String) {

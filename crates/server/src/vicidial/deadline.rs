@@ -58,7 +58,9 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
         let Some(deadline) = v.args.wrapup_deadline(&campaign) else {
             continue;
         };
-        if now - w.ended_at < deadline.secs as i64 || v.live.is_watched(&w.user) {
+        if now - w.ended_at < deadline.secs as i64
+            || super::live::tab_open(&v, state.store(), &w.user).await
+        {
             continue;
         }
         let id = disposition_id(&w.call_id, &w.user, w.lead_id);
@@ -85,20 +87,22 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
                 continue;
             }
         }
-        sqlx::query(
-            "INSERT OR IGNORE INTO wrapup_expired (disposition_id, user, lead_id, campaign_id, status, deadline_secs, ended_at, expired_at) \
+        let sql = format!(
+            "{} INTO wrapup_expired (disposition_id, user, lead_id, campaign_id, status, deadline_secs, ended_at, expired_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(&w.user)
-        .bind(w.lead_id)
-        .bind(&campaign)
-        .bind(&deadline.status)
-        .bind(deadline.secs as i64)
-        .bind(w.ended_at)
-        .bind(now)
-        .execute(state.store())
-        .await?;
+            crate::store::dialect(state.store()).insert_ignore()
+        );
+        sqlx::query(&sql)
+            .bind(&id)
+            .bind(&w.user)
+            .bind(w.lead_id)
+            .bind(&campaign)
+            .bind(&deadline.status)
+            .bind(deadline.secs as i64)
+            .bind(w.ended_at)
+            .bind(now)
+            .execute(state.store())
+            .await?;
         // Pause the agent so VICIdial sends no more calls to an empty seat. In manual-dial
         // campaigns the agent is already paused between calls; then this changes nothing.
         if let Err(e) = v.api.external_pause(&w.user, false).await {
@@ -133,7 +137,7 @@ pub struct ExpiredWrapup {
 }
 
 /// The most recent expired wrap-ups.
-pub async fn recent(store: &sqlx::SqlitePool, limit: i64) -> anyhow::Result<Vec<ExpiredWrapup>> {
+pub async fn recent(store: &crate::store::Store, limit: i64) -> anyhow::Result<Vec<ExpiredWrapup>> {
     Ok(sqlx::query_as::<_, ExpiredWrapup>(
         "SELECT disposition_id, user, lead_id, campaign_id, status, deadline_secs, ended_at, expired_at \
          FROM wrapup_expired ORDER BY expired_at DESC LIMIT ?",

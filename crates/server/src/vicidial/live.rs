@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use sqlx::SqlitePool;
+use crate::store::Store;
 use tokio::sync::broadcast;
 
 use super::{db, db::LiveRow, Vicidial};
@@ -70,6 +70,16 @@ impl LiveHub {
             .expect("watchers")
             .get(user)
             .is_some_and(|n| *n > 0)
+    }
+
+    /// The agents with a tab open on this instance.
+    pub fn watched_users(&self) -> Vec<String> {
+        self.watchers
+            .lock()
+            .expect("watchers")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Whether the last read of VICIdial's database succeeded.
@@ -145,12 +155,18 @@ fn ended_call(
 }
 
 /// Polls VICIdial's database until the process ends.
-pub async fn run(v: Arc<Vicidial>, store: SqlitePool) {
+pub async fn run(v: Arc<Vicidial>, store: Store) {
     let mut tick = tokio::time::interval(Duration::from_millis(v.args.poll_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut first = true;
+    let shared = crate::store::dialect(&store) == crate::store::Dialect::MySql;
     loop {
         tick.tick().await;
+        if shared {
+            if let Err(e) = heartbeat(&v, &store).await {
+                tracing::warn!(error = %e, "cannot record open tabs in the shared store");
+            }
+        }
         if let Err(e) = poll_once(&v, &store, first).await {
             if v.live
                 .healthy
@@ -167,8 +183,50 @@ pub async fn run(v: Arc<Vicidial>, store: SqlitePool) {
     }
 }
 
+/// Tabs seen by another instance within this many seconds count as open.
+const PRESENCE_SECS: i64 = 10;
+
+/// Records in the shared store that this instance's watched agents have a tab open.
+async fn heartbeat(v: &Vicidial, store: &Store) -> anyhow::Result<()> {
+    let now = chrono::Utc::now().timestamp();
+    let sql = format!(
+        "INSERT INTO agent_presence (user, seen_at) VALUES (?, ?) {}",
+        crate::store::dialect(store).upsert("user", &["seen_at"])
+    );
+    for user in v.live.watched_users() {
+        sqlx::query(&sql)
+            .bind(&user)
+            .bind(now)
+            .execute(store)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether `user` has a tab open: on this instance, or (with a shared store) on another one
+/// that reported it within [`PRESENCE_SECS`].
+pub async fn tab_open(v: &Vicidial, store: &Store, user: &str) -> bool {
+    if v.live.is_watched(user) {
+        return true;
+    }
+    if crate::store::dialect(store) != crate::store::Dialect::MySql {
+        return false;
+    }
+    let seen: Result<Option<(i64,)>, _> =
+        sqlx::query_as("SELECT seen_at FROM agent_presence WHERE user = ?")
+            .bind(user)
+            .fetch_optional(store)
+            .await;
+    match seen {
+        Ok(Some((at,))) => chrono::Utc::now().timestamp() - at <= PRESENCE_SECS,
+        Ok(None) => false,
+        // Unknown: do not treat an agent who may be there as gone.
+        Err(_) => true,
+    }
+}
+
 /// One poll: read, diff, record ended calls, announce changes.
-pub async fn poll_once(v: &Vicidial, store: &SqlitePool, first: bool) -> anyhow::Result<()> {
+pub async fn poll_once(v: &Vicidial, store: &Store, first: bool) -> anyhow::Result<()> {
     let rows = db::live_rows(&v.db).await?;
     let changes = v.live.update(rows);
     for (old, new) in changes {

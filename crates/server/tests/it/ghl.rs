@@ -10,6 +10,7 @@ use std::{
 
 use chrono::{FixedOffset, TimeZone, Utc};
 use dialdeck_ghl_sim::{state::Contact, Fault, FaultRule, GhlSim, RunningSim, SimConfig};
+use dialdeck_server::store::Store;
 use dialdeck_server::{
     disposition::{
         ApplyError, CallFacts, Callback, CallbackRecipient, Disposition, DispositionTarget, Lead,
@@ -19,7 +20,6 @@ use dialdeck_server::{
 };
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 const LOC: &str = "locTest0000000000001";
 const TOKEN: &str = "pit-0f9e-TOPSECRET-token";
@@ -27,7 +27,7 @@ const TOKEN: &str = "pit-0f9e-TOPSECRET-token";
 struct Env {
     sim: RunningSim,
     target: GhlTarget,
-    store: SqlitePool,
+    store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -715,6 +715,53 @@ async fn oauth_refreshes_once_per_expiry_and_stores_the_rotated_token() {
     assert_eq!(env.sim().refresh_count(), 2, "one refresh after expiry");
     assert_eq!(stored(&env).await, "sim-refresh-2");
     env.assert_all_valid();
+}
+
+/// Two instances sharing a MariaDB store refresh one OAuth location in turn (a database lock):
+/// the second reads the token the first rotated, so neither sends a used refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oauth_refreshes_of_two_instances_sharing_a_store_take_turns() {
+    let sim = GhlSim::start(SimConfig {
+        require_known_tokens: true,
+        ..quick()
+    })
+    .await
+    .expect("simulator starts");
+    sim.sim.add_oauth_client("cid", "csecret", "r0");
+    let db = dialdeck_vicidial_sim::mariadb::MariaDb::shared();
+    let url = SecretString::from(db.url(&db.empty_database().await.unwrap()));
+    let port = sim.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    // Two processes' worth of clients: different base URLs for the same simulator keep their
+    // in-process token caches apart, as two instances' are.
+    let mut targets = Vec::new();
+    for base in [sim.url.clone(), format!("http://localhost:{port}")] {
+        let store = dialdeck_server::store::connect(&url).await.unwrap();
+        let mut args = GhlArgs::for_tests(&base, LOC, TOKEN);
+        args.private_token = None;
+        args.oauth_client_id = Some("cid".into());
+        args.oauth_client_secret = Some(SecretString::from("csecret"));
+        args.oauth_refresh_token = Some(SecretString::from("r0"));
+        args.validate().expect("valid test settings");
+        targets.push(GhlTarget::new(&args, store).unwrap());
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for n in 0..20u32 {
+        let target = targets[(n % 2) as usize].clone();
+        set.spawn(async move { target.apply(&other(&format!("two-{n}"), 400 + n)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().expect("applied by either instance");
+    }
+    assert_eq!(sim.sim.refresh_count(), 2, "one refresh per instance");
+    let store = dialdeck_server::store::connect(&url).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT refresh_token FROM ghl_oauth")
+        .fetch_one(&store)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, "sim-refresh-2",
+        "the second rotated the first's token"
+    );
 }
 
 #[tokio::test]

@@ -115,6 +115,8 @@ struct FakeTarget {
     in_flight: Mutex<HashSet<String>>,
     overlaps: AtomicU32,
     calls: AtomicU32,
+    /// Successful answers per disposition id.
+    answered: Mutex<HashMap<String, u32>>,
     /// Percent of calls that fail with a retryable error (half of them after the effect).
     fail_percent: u32,
     permanent: AtomicBool,
@@ -130,6 +132,9 @@ impl FakeTarget {
     }
     fn effects_of(&self, id: &str) -> u32 {
         self.effects.lock().unwrap().get(id).copied().unwrap_or(0)
+    }
+    fn answered(&self, id: &str) -> u32 {
+        self.answered.lock().unwrap().get(id).copied().unwrap_or(0)
     }
 }
 
@@ -168,6 +173,12 @@ impl DispositionTarget for FakeTarget {
                     retry_after: Some(Duration::from_millis(5)),
                 })
             } else {
+                *self
+                    .answered
+                    .lock()
+                    .unwrap()
+                    .entry(d.id.clone())
+                    .or_default() += 1;
                 Ok(json!({ "target": self.name, "status": d.status.status }))
             }
         };
@@ -196,11 +207,24 @@ fn test_args() -> OutboxArgs {
 
 async fn spawn_app(targets: Vec<Arc<dyn DispositionTarget>>, args: OutboxArgs) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::try_parse_from(["dialdeck"]).unwrap();
     let store = dialdeck_server::store::open(dir.path()).await.unwrap();
+    spawn_app_on(dir, store, targets, args, true).await
+}
+
+/// An instance on `store` (SQLite or a shared MariaDB), with or without its workers.
+async fn spawn_app_on(
+    dir: tempfile::TempDir,
+    store: dialdeck_server::store::Store,
+    targets: Vec<Arc<dyn DispositionTarget>>,
+    args: OutboxArgs,
+    workers: bool,
+) -> App {
+    let config = Config::try_parse_from(["dialdeck"]).unwrap();
     let outbox = Outbox::new(store.clone(), targets, Some(Arc::new(FakeVicidial)), args);
     let state = AppState::with_outbox(config, store, outbox);
-    state.outbox().start_workers();
+    if workers {
+        state.outbox().start_workers();
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = dialdeck_server::app(state.clone());
@@ -696,6 +720,229 @@ async fn the_store_briefly_locked_delays_dispositions_but_loses_none() {
         "nothing can be accepted while the store is locked"
     );
     locker.execute("COMMIT").await.unwrap();
+    for (n, p) in pending.into_iter().enumerate() {
+        let (code, cookie) = p.await.unwrap();
+        assert_eq!(code, 202, "submission {n}");
+        let id = format!("locked-{:04}", n + 1);
+        app.wait_all(&cookie, &id, TargetState::Done).await;
+        assert_eq!((vici.effects_of(&id), ghl.effects_of(&id)), (1, 1), "{id}");
+    }
+}
+
+/// A new empty database on the test MariaDB, as instances would share it.
+async fn shared_mariadb() -> secrecy::SecretString {
+    let db = dialdeck_vicidial_sim::mariadb::MariaDb::shared();
+    let name = db.empty_database().await.unwrap();
+    secrecy::SecretString::from(db.url(&name))
+}
+
+/// An instance on the shared store with `workers` outbox workers (0: it accepts but never
+/// applies, as if its workers were dead).
+async fn instance_on(
+    url: &secrecy::SecretString,
+    targets: Vec<Arc<dyn DispositionTarget>>,
+    workers: usize,
+) -> App {
+    let store = dialdeck_server::store::connect(url).await.unwrap();
+    let args = OutboxArgs {
+        workers,
+        ..test_args()
+    };
+    spawn_app_on(tempfile::tempdir().unwrap(), store, targets, args, true).await
+}
+
+/// Two instances behind a load balancer share one MariaDB store: a session made on one is
+/// valid on the other; dispositions submitted to either (and again to the other) are applied
+/// exactly once while the targets fail 30% of the time; and the agent's event stream on one
+/// instance shows what the other instance's workers did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sharing_mariadb_apply_each_disposition_once() {
+    let url = shared_mariadb().await;
+    let (vici, ghl) = (FakeTarget::new("vicidial", 30), FakeTarget::new("ghl", 30));
+    let targets = || -> Vec<Arc<dyn DispositionTarget>> { vec![vici.clone(), ghl.clone()] };
+    let a = Arc::new(instance_on(&url, targets(), 4).await);
+    let b = Arc::new(instance_on(&url, targets(), 4).await);
+
+    // The session lives in the shared store.
+    let cookie = a.login("a7", 1).await;
+    let me = b
+        .http
+        .get(format!("{}/api/dispositions/nope-0000", b.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 404, "B knows A's session (not 401)");
+
+    let mut tasks = Vec::new();
+    for n in 1..=60i64 {
+        let (first, second) = if n % 2 == 0 {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        };
+        tasks.push(tokio::spawn(async move {
+            let cookie = first.login(&format!("a{n}"), 1).await;
+            let id = format!("shared-{n:04}");
+            let req = request(&id, n, if n % 3 == 0 { "SALE" } else { "NI" });
+            let (code, body) = first.submit(&cookie, &req).await;
+            assert_eq!(code, 202, "{body}");
+            // The client retries through the other instance: the same answer, no new job.
+            let (code, again) = second.submit(&cookie, &req).await;
+            assert_eq!(code, 202, "{again}");
+            assert_eq!(again["id"], body["id"]);
+            second.wait_all(&cookie, &id, TargetState::Done).await;
+            id
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    for id in &ids {
+        assert_eq!((vici.effects_of(id), ghl.effects_of(id)), (1, 1), "{id}");
+        assert_eq!(
+            (vici.answered(id), ghl.answered(id)),
+            (1, 1),
+            "{id} completed once"
+        );
+    }
+    assert_eq!(
+        vici.overlaps.load(Ordering::SeqCst) + ghl.overlaps.load(Ordering::SeqCst),
+        0,
+        "never two applies of one disposition at once, across instances"
+    );
+    let jobs: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox_jobs WHERE state = 'done'")
+        .fetch_one(a.state.store())
+        .await
+        .unwrap();
+    assert_eq!(jobs.0, 120);
+
+    // Agent a7 works on instance C, which has no workers: A's and B's apply its disposition,
+    // and C's event stream still shows every target done (read from the shared store).
+    let c = instance_on(&url, targets(), 0).await;
+    let mut events = c
+        .http
+        .get(format!("{}/api/dispositions/events", c.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status().as_u16(), 200);
+    assert_eq!(
+        c.submit(&cookie, &request("shared-a7-0001", 7, "NI"))
+            .await
+            .0,
+        202
+    );
+    let mut last = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(last.contains("shared-a7-0001") && last.matches("\"state\":\"done\"").count() == 2) {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("C's stream never showed both targets done: {last}"))
+            .unwrap()
+            .expect("the stream stays open");
+        last.push_str(&String::from_utf8_lossy(&chunk));
+        // Judge the latest event only.
+        if let Some(i) = last.rfind("event: disposition") {
+            last = last[i..].to_string();
+        }
+    }
+    let applied_by_c = vici.answered("shared-a7-0001") + ghl.answered("shared-a7-0001");
+    assert_eq!(applied_by_c, 2, "applied once per target, by A or B");
+}
+
+/// An instance that dies holding a job's lease: another instance sharing the store takes the
+/// job over once the lease expires, and applies it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_takes_over_a_dead_instances_lease() {
+    let url = shared_mariadb().await;
+    let ghl = FakeTarget::new("ghl", 0);
+    // Instance A accepts but never applies (its workers are "dead").
+    let a = instance_on(&url, vec![ghl.clone()], 0).await;
+    let cookie = a.login("a9", 1).await;
+    assert_eq!(
+        a.submit(&cookie, &request("orphan-0001", 9, "NI")).await.0,
+        202
+    );
+    let now = Utc::now().timestamp_millis();
+    let held = dialdeck_server::outbox::store::claim(a.state.store(), "dead-a", now, 1_500)
+        .await
+        .unwrap()
+        .expect("A's worker claimed the job before dying");
+    let b = instance_on(&url, vec![ghl.clone()], 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ghl.effects_of("orphan-0001"), 0, "the lease still holds");
+    let done = b.wait_all(&cookie, "orphan-0001", TargetState::Done).await;
+    assert_eq!(
+        done.targets[0].attempts, 2,
+        "taken over after the lease: {done:?}"
+    );
+    assert_eq!(
+        (ghl.effects_of("orphan-0001"), ghl.answered("orphan-0001")),
+        (1, 1)
+    );
+    // The dead instance's late answer changes nothing.
+    assert!(!dialdeck_server::outbox::store::complete(
+        a.state.store(),
+        held.id,
+        "dead-a",
+        "{}",
+        now
+    )
+    .await
+    .unwrap());
+}
+
+/// The shared store's outbox tables locked for a while (a long admin statement, a backup):
+/// submissions wait, then every one is accepted and applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_store_briefly_locked_delays_dispositions_but_loses_none() {
+    use sqlx::{ConnectOptions, Executor};
+    let url = shared_mariadb().await;
+    let (vici, ghl) = (FakeTarget::new("vicidial", 0), FakeTarget::new("ghl", 0));
+    let app = instance_on(&url, vec![vici.clone(), ghl.clone()], 4).await;
+    let mut cookies = Vec::new();
+    for n in 1..=10i64 {
+        cookies.push(app.login(&format!("a{n}"), 1).await);
+    }
+    let mut locker = {
+        use secrecy::ExposeSecret;
+        url.expose_secret()
+            .parse::<sqlx::mysql::MySqlConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    };
+    locker
+        .execute("LOCK TABLES dispositions WRITE, outbox_jobs WRITE, agent_wrapup WRITE")
+        .await
+        .unwrap();
+    let mut pending = Vec::new();
+    for (n, cookie) in (1..=10i64).zip(cookies) {
+        let client = app.http.clone();
+        let url = app.url.clone();
+        pending.push(tokio::spawn(async move {
+            let host = url.trim_start_matches("http://").to_string();
+            let res = client
+                .post(format!("{url}/api/dispositions"))
+                .header("cookie", &cookie)
+                .header("origin", format!("http://{host}"))
+                .json(&request(&format!("locked-{n:04}"), n, "NI"))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), cookie)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        pending.iter().all(|p| !p.is_finished()),
+        "nothing can be accepted while the store is locked"
+    );
+    locker.execute("UNLOCK TABLES").await.unwrap();
     for (n, p) in pending.into_iter().enumerate() {
         let (code, cookie) = p.await.unwrap();
         assert_eq!(code, 202, "submission {n}");
