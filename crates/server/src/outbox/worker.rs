@@ -92,7 +92,11 @@ impl Outbox {
     /// Claims and processes one job; `Ok(false)` when none was due.
     pub async fn run_once(&self, owner: &str) -> anyhow::Result<bool> {
         let lease_ms = (self.args.lease_secs * 1000) as i64;
-        let Some(job) = store::claim(&self.worker_store, owner, now_ms(), lease_ms).await? else {
+        let claimed = {
+            let _turn = self.write_turn().await;
+            store::claim(&self.worker_store, owner, now_ms(), lease_ms).await?
+        };
+        let Some(job) = claimed else {
             return Ok(false);
         };
         let row = store::disposition(&self.worker_store, &job.disposition_id).await?;
@@ -126,6 +130,7 @@ impl Outbox {
                 }
             }
         };
+        let turn = self.write_turn().await;
         let kept_lease = match outcome {
             Ok(receipt) => {
                 tracing::info!(disposition = %job.disposition_id, target = %job.target, "applied");
@@ -176,6 +181,7 @@ impl Outbox {
                 .await?
             }
         };
+        drop(turn);
         if !kept_lease {
             tracing::warn!(disposition = %job.disposition_id, target = %job.target, "lease lost; another worker owns the job");
         }
