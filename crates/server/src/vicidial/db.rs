@@ -257,6 +257,22 @@ pub async fn live_row_of(db: &MySqlPool, user: &str) -> anyhow::Result<Option<Li
     Ok(row.as_ref().map(live_row))
 }
 
+/// Seconds since the agent's screen last polled (`last_update_time`, refreshed by its
+/// `conf_exten_check.php` about once a second); `None` when the agent is not logged in.
+pub async fn screen_age_secs(db: &MySqlPool, user: &str) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT COALESCE(TIMESTAMPDIFF(SECOND, last_update_time, NOW()), 999999) \
+         FROM vicidial_live_agents WHERE user = ?",
+    )
+    .bind(user)
+    .fetch_optional(db)
+    .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get::<i64, _>(0)?),
+        None => None,
+    })
+}
+
 /// The lead's current `status` and `user`.
 pub async fn lead_status(db: &MySqlPool, lead_id: i64) -> anyhow::Result<Option<(String, String)>> {
     let row = sqlx::query("SELECT status, user FROM vicidial_list WHERE lead_id = ?")

@@ -4,9 +4,10 @@
 //! `external_hangup` if the call is still up) for the agent's hidden screen, which writes the
 //! lead, call log, agent log, callbacks and DNC lists (reference §6). Success is judged from
 //! the database, never from the API's `SUCCESS` (which only means "queued"). If the screen has
-//! not applied it within `DIALDECK_VICIDIAL_RECONCILE_SECS`, or can no longer apply it (the
-//! agent logged out, the screen is gone and the lead moved on), the Non-Agent API applies it
-//! (`update_lead`, `update_log_entry`, `add_dnc_phone`) and the receipt says `reconciled`.
+//! not applied it within `DIALDECK_VICIDIAL_RECONCILE_SECS` and stopped polling (the tab is
+//! gone), or can no longer apply it (the agent logged out, or the lead moved on), the Non-Agent
+//! API applies it (`update_lead`, `update_log_entry`, `add_dnc_phone`) and the receipt says
+//! `reconciled`. A screen that still polls is left to apply it, however late.
 //! Call notes go into `vicidial_call_notes`.
 
 use std::{sync::Arc, time::Duration};
@@ -271,6 +272,9 @@ impl VicidialTarget {
     }
 }
 
+/// A screen that polled within this many seconds is alive (it polls about once a second).
+const SCREEN_ALIVE_SECS: i64 = 10;
+
 #[async_trait]
 impl DispositionTarget for VicidialTarget {
     fn name(&self) -> &'static str {
@@ -300,9 +304,18 @@ impl DispositionTarget for VicidialTarget {
         }
         let live = live.expect("on_lead implies a row");
         if reconcile_due {
-            return self
-                .reconcile(d, "agent screen did not apply it in time")
-                .await;
+            // A screen that still polls applies what is queued and moves on to the next call;
+            // applying the disposition beside it would apply it twice (the Agent API cannot
+            // take back a queued status) and leave the screen on the dispo step. Only a screen
+            // that stopped polling is reconciled.
+            let age = db::screen_age_secs(&self.v.db, &d.agent_user)
+                .await
+                .map_err(db_down)?;
+            if age.is_none_or(|a| a > SCREEN_ALIVE_SECS) {
+                return self
+                    .reconcile(d, "agent screen did not apply it in time")
+                    .await;
+            }
         }
         let api = &self.v.api;
         if live.status == "INCALL" {

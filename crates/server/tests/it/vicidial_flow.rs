@@ -403,6 +403,45 @@ async fn vicidial_down_delays_a_disposition_without_losing_or_doubling_it() {
     );
 }
 
+/// VICIdial's APIs are down past the reconcile deadline while the agent's screen keeps polling:
+/// once they are back the screen applies the disposition itself (and leaves the dispo step),
+/// and the Non-Agent API does not apply it a second time beside it.
+#[tokio::test]
+async fn a_screen_that_still_polls_applies_a_late_disposition_itself_once() {
+    let lab = lab(
+        "TESTCAMP",
+        &[
+            "--vicidial-confirm-secs",
+            "1",
+            "--vicidial-reconcile-secs",
+            "2",
+        ],
+    )
+    .await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    let (lead, call_id) = lab.call(&ada, json!({"lead_id": 3})).await;
+    lab.sim.set_api_down(true);
+    lab.submit(&ada, &dispo(&call_id, lead, "B", None, ""))
+        .await;
+    lab.wait_target(&ada, &call_id, TargetState::Retrying, 10)
+        .await;
+    // Well past the reconcile deadline (2 s) before the APIs come back.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    lab.sim.set_api_down(false);
+    lab.wait_target(&ada, &call_id, TargetState::Done, 20).await;
+    assert_eq!(lab.screen_dispos(3), vec!["B".to_string()]);
+    assert_eq!(lab.lead_updates(3), 0, "no update_lead beside the screen");
+    let receipt = lab.receipt(&call_id).await;
+    assert_eq!(receipt["reconciled"], false, "{receipt}");
+    assert_eq!(
+        lab.scalar("SELECT status FROM vicidial_list WHERE lead_id = 3")
+            .await,
+        "B"
+    );
+}
+
 #[tokio::test]
 async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
     let lab = lab("TESTCAMP", &["--vicidial-confirm-secs", "1"]).await;
