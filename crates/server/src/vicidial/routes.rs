@@ -40,6 +40,7 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(login))
+        .route("/admin/login", post(admin_login))
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/statuses", get(statuses))
@@ -177,31 +178,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     session::check_same_origin(&axum::http::Method::POST, &headers)?;
     let v = vicidial(&state)?;
-    let agent = match auth::verify(&v.db, &req.user, &req.password)
-        .await
-        .map_err(db_error)?
-    {
-        Ok(agent) => agent,
-        Err(LoginError::InvalidCredentials) => {
-            return Err(ApiError::Unauthorized {
-                code: "invalid_credentials",
-                message: "Wrong user or password.".into(),
-            })
-        }
-        Err(LoginError::LockedOut) => {
-            return Err(ApiError::Forbidden {
-                code: "locked_out",
-                message: "Too many failed logins: VICIdial has locked this user for 15 minutes."
-                    .into(),
-            })
-        }
-        Err(LoginError::NotAllowed) => {
-            return Err(ApiError::Forbidden {
-                code: "login_not_allowed",
-                message: "This VICIdial user may not log into the agent screen.".into(),
-            })
-        }
-    };
+    let agent = verify(&v, &req).await?;
     let campaign = v.args.campaign.clone();
     let profile = profile(&v, &agent.user, &campaign).await?;
     let token = session::create(
@@ -214,6 +191,62 @@ async fn login(
     .await?;
     tracing::info!(user = %agent.user, "agent logged in");
     let mut resp = Json(profile).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session::cookie(&token, SESSION_TTL));
+    Ok(no_store(resp))
+}
+
+/// The user and password checked as VICIdial checks them, with VICIdial's refusals as API
+/// errors.
+async fn verify(v: &Vicidial, req: &LoginRequest) -> Result<auth::Agent, ApiError> {
+    match auth::verify(&v.db, &req.user, &req.password)
+        .await
+        .map_err(db_error)?
+    {
+        Ok(agent) => Ok(agent),
+        Err(LoginError::InvalidCredentials) => Err(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            message: "Wrong user or password.".into(),
+        }),
+        Err(LoginError::LockedOut) => Err(ApiError::Forbidden {
+            code: "locked_out",
+            message: "Too many failed logins: VICIdial has locked this user for 15 minutes.".into(),
+        }),
+        Err(LoginError::NotAllowed) => Err(ApiError::Forbidden {
+            code: "login_not_allowed",
+            message: "This VICIdial user may not log into the agent screen.".into(),
+        }),
+    }
+}
+
+/// `POST /api/admin/login`: an admin (VICIdial user level 8 or more) signs in for the admin
+/// endpoints only: no phone, no campaign, no agent screen (admins without a phone cannot use
+/// `/api/login`). Answers `{user, user_level}` and sets the session cookie.
+async fn admin_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    session::check_same_origin(&axum::http::Method::POST, &headers)?;
+    let v = vicidial(&state)?;
+    let admin = verify(&v, &req).await?;
+    if admin.user_level < session::ADMIN_USER_LEVEL {
+        return Err(ApiError::Forbidden {
+            code: "not_admin",
+            message: "Only VICIdial admins (user level 8 or more) may sign in here.".into(),
+        });
+    }
+    let token = session::create(
+        state.store(),
+        &admin.user,
+        admin.user_level,
+        None,
+        SESSION_TTL,
+    )
+    .await?;
+    tracing::info!(user = %admin.user, "admin logged in");
+    let mut resp = Json(serde_json::json!({"user": admin.user, "user_level": admin.user_level}))
+        .into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::cookie(&token, SESSION_TTL));
     Ok(no_store(resp))

@@ -519,3 +519,57 @@ async fn dial_requests_are_validated_before_vicidial_is_asked() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn admins_without_a_phone_sign_in_for_the_admin_endpoints_only() {
+    let (url, db) = fresh_vicidial_db(false).await;
+    let app = spawn(&url, db, CLOSED, &[]).await;
+    let admin = json!({"user": "admin", "password": "adminpass"});
+    // The agent login needs a phone, which this admin does not have.
+    let (code, body, _) = app.post(None, "/api/login", &admin).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (403, Some("no_phone")),
+        "{body}"
+    );
+    // Agents are not admins; wrong passwords are wrong here too.
+    let (code, body, _) = app
+        .post(
+            None,
+            "/api/admin/login",
+            &json!({"user": "1001", "password": "agentpass1"}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (403, Some("not_admin")),
+        "{body}"
+    );
+    let (code, body, _) = app
+        .post(
+            None,
+            "/api/admin/login",
+            &json!({"user": "admin", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (401, Some("invalid_credentials")),
+        "{body}"
+    );
+
+    let (code, body, headers) = app.post(None, "/api/admin/login", &admin).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        (body["user"].as_str(), body["user_level"].as_i64()),
+        (Some("admin"), Some(9))
+    );
+    let cookie = headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap();
+    let (code, backlog) = app.get(cookie, "/api/admin/outbox").await;
+    assert_eq!(code, 200, "{backlog}");
+    assert!(backlog["jobs"].is_array(), "{backlog}");
+    let (code, _) = app.get(cookie, "/api/admin/outbox/failures").await;
+    assert_eq!(code, 200);
+}
