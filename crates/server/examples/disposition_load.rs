@@ -3,10 +3,11 @@
 //! Starts the real router in-process on SQLite (the default store) with workers running and
 //! instant targets, then has N concurrent agents (default 500) each submit dispositions over
 //! HTTP on 127.0.0.1 for a few seconds. Prints accepted dispositions per second and latency
-//! percentiles, and the same client against a trivial JSON handler as the baseline of what the
-//! HTTP stack alone costs on this machine.
+//! percentiles, and the same client against a trivial JSON handler (closed loop and paced) as
+//! the baseline of what the client, the HTTP stack and this machine's scheduling alone cost.
 //!
 //! `cargo run --release -p dialdeck-server --example disposition_load -- [agents] [seconds]`
+//! (`RATE`: the paced rate, default 2000/s; `WORKERS`: outbox workers, default 4).
 
 use std::{
     sync::Arc,
@@ -177,7 +178,13 @@ async fn main() -> anyhow::Result<()> {
         store.clone(),
         vec![Arc::new(Instant0("vicidial")), Arc::new(Instant0("ghl"))],
         Some(Arc::new(Context)),
-        OutboxArgs::default(),
+        OutboxArgs {
+            workers: std::env::var("WORKERS")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(OutboxArgs::default().workers),
+            ..OutboxArgs::default()
+        },
     );
     let state = AppState::with_outbox(Config::try_parse_from(["dialdeck"])?, store.clone(), outbox);
     state.outbox().start_workers();
@@ -208,6 +215,9 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(2000.0);
     let baseline = load(url.clone(), cookies.clone(), secs, "/baseline", None).await;
+    // The same paced load against the trivial handler: what the client, the HTTP stack and this
+    // machine's scheduling alone add to the tail.
+    let baseline_paced = load(url.clone(), cookies.clone(), secs, "/baseline", Some(rate)).await;
     // Paced first, on an empty outbox: the steady state a call centre sees.
     let paced = load(
         url.clone(),
@@ -241,6 +251,16 @@ async fn main() -> anyhow::Result<()> {
         paced.per_sec,
         paced.p50.as_secs_f64() * 1e3,
         paced.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "baseline_open_loop_per_sec={:.0} p50_ms={:.2} p99_ms={:.2}",
+        baseline_paced.per_sec,
+        baseline_paced.p50.as_secs_f64() * 1e3,
+        baseline_paced.p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "open_loop_p99_ratio_to_baseline={:.2}",
+        paced.p99.as_secs_f64() / baseline_paced.p99.as_secs_f64()
     );
     println!("outbox_after_run={backlog:?}");
     Ok(())
