@@ -170,6 +170,13 @@ fn no_store(mut resp: Response) -> Response {
     resp
 }
 
+/// A login's answer: the session cookie set, never cached.
+fn signed_in(mut resp: Response, token: &str) -> Response {
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session::cookie(token, SESSION_TTL));
+    no_store(resp)
+}
+
 /// `POST /api/login`: VICIdial user and password, checked as VICIdial checks them.
 async fn login(
     State(state): State<AppState>,
@@ -190,10 +197,7 @@ async fn login(
     )
     .await?;
     tracing::info!(user = %agent.user, "agent logged in");
-    let mut resp = Json(profile).into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, session::cookie(&token, SESSION_TTL));
-    Ok(no_store(resp))
+    Ok(signed_in(Json(profile).into_response(), &token))
 }
 
 /// The user and password checked as VICIdial checks them, with VICIdial's refusals as API
@@ -245,11 +249,8 @@ async fn admin_login(
     )
     .await?;
     tracing::info!(user = %admin.user, "admin logged in");
-    let mut resp = Json(serde_json::json!({"user": admin.user, "user_level": admin.user_level}))
-        .into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, session::cookie(&token, SESSION_TTL));
-    Ok(no_store(resp))
+    let body = Json(serde_json::json!({"user": admin.user, "user_level": admin.user_level}));
+    Ok(signed_in(body.into_response(), &token))
 }
 
 /// `POST /api/logout`: asks VICIdial's screen to log out (it kicks the phone out of the

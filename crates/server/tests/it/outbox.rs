@@ -697,8 +697,22 @@ async fn the_store_briefly_locked_delays_dispositions_but_loses_none() {
         cookies.push(app.login(&format!("a{n}"), 1).await);
     }
     locker.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let pending = submit_in_background(&app, cookies);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        pending.iter().all(|p| !p.is_finished()),
+        "nothing can be accepted while the store is locked"
+    );
+    locker.execute("COMMIT").await.unwrap();
+    each_accepted_and_applied_once(&app, pending, &vici, &ghl).await;
+}
+
+type Submission = tokio::task::JoinHandle<(u16, String)>;
+
+/// Agent `aN` (the N-th cookie) submits `locked-000N` for lead N, in the background.
+fn submit_in_background(app: &App, cookies: Vec<String>) -> Vec<Submission> {
     let mut pending = Vec::new();
-    for (n, cookie) in (1..=20i64).zip(cookies) {
+    for (n, cookie) in (1..).zip(cookies) {
         let client = app.http.clone();
         let url = app.url.clone();
         pending.push(tokio::spawn(async move {
@@ -714,12 +728,16 @@ async fn the_store_briefly_locked_delays_dispositions_but_loses_none() {
             (res.status().as_u16(), cookie)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        pending.iter().all(|p| !p.is_finished()),
-        "nothing can be accepted while the store is locked"
-    );
-    locker.execute("COMMIT").await.unwrap();
+    pending
+}
+
+/// Every background submission was accepted, and applied once to each target.
+async fn each_accepted_and_applied_once(
+    app: &App,
+    pending: Vec<Submission>,
+    vici: &FakeTarget,
+    ghl: &FakeTarget,
+) {
     for (n, p) in pending.into_iter().enumerate() {
         let (code, cookie) = p.await.unwrap();
         assert_eq!(code, 202, "submission {n}");
@@ -920,34 +938,12 @@ async fn the_shared_store_briefly_locked_delays_dispositions_but_loses_none() {
         .execute("LOCK TABLES dispositions WRITE, outbox_jobs WRITE, agent_wrapup WRITE")
         .await
         .unwrap();
-    let mut pending = Vec::new();
-    for (n, cookie) in (1..=10i64).zip(cookies) {
-        let client = app.http.clone();
-        let url = app.url.clone();
-        pending.push(tokio::spawn(async move {
-            let host = url.trim_start_matches("http://").to_string();
-            let res = client
-                .post(format!("{url}/api/dispositions"))
-                .header("cookie", &cookie)
-                .header("origin", format!("http://{host}"))
-                .json(&request(&format!("locked-{n:04}"), n, "NI"))
-                .send()
-                .await
-                .unwrap();
-            (res.status().as_u16(), cookie)
-        }));
-    }
+    let pending = submit_in_background(&app, cookies);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         pending.iter().all(|p| !p.is_finished()),
         "nothing can be accepted while the store is locked"
     );
     locker.execute("UNLOCK TABLES").await.unwrap();
-    for (n, p) in pending.into_iter().enumerate() {
-        let (code, cookie) = p.await.unwrap();
-        assert_eq!(code, 202, "submission {n}");
-        let id = format!("locked-{:04}", n + 1);
-        app.wait_all(&cookie, &id, TargetState::Done).await;
-        assert_eq!((vici.effects_of(&id), ghl.effects_of(&id)), (1, 1), "{id}");
-    }
+    each_accepted_and_applied_once(&app, pending, &vici, &ghl).await;
 }
