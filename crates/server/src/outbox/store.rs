@@ -12,7 +12,7 @@
 
 use dialdeck_shared::{TargetState, TargetStatus};
 use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Row, Transaction};
 
 use crate::store::{dialect, Dialect, Store};
 
@@ -147,6 +147,27 @@ pub async fn jobs_of(store: &Store, disposition_id: &str) -> anyhow::Result<Vec<
     .bind(disposition_id)
     .fetch_all(store)
     .await?)
+}
+
+/// Every job of the dispositions that have a job changed since `since_ms`, with the
+/// disposition's owner, ordered by disposition and target (one query, however many changed).
+pub async fn recently_changed(store: &Store, since_ms: i64) -> anyhow::Result<Vec<(String, Job)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT d.agent_user, {} FROM outbox_jobs j JOIN dispositions d ON d.id = j.disposition_id \
+         WHERE j.disposition_id IN (SELECT disposition_id FROM outbox_jobs WHERE updated_at >= ?) \
+         ORDER BY j.disposition_id, j.target",
+        JOB_COLUMNS
+            .split(", ")
+            .map(|c| format!("j.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(since_ms)
+    .fetch_all(store)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("agent_user")?, Job::from_row(r)?)))
+        .collect()
 }
 
 /// The owner and payload of a disposition.
@@ -448,6 +469,14 @@ mod tests {
                 .unwrap());
             assert_eq!(jobs_of(&store, "call-1").await.unwrap()[0].state, "done");
             assert!(claim(&store, "w3", 99_000, 5_000).await.unwrap().is_none());
+            // What other instances' event streams read: changed since a moment, with owners.
+            let changed = recently_changed(&store, 6_500).await.unwrap();
+            assert_eq!(changed.len(), 1);
+            assert_eq!(
+                (changed[0].0.as_str(), changed[0].1.state.as_str()),
+                ("1001", "done")
+            );
+            assert!(recently_changed(&store, 6_501).await.unwrap().is_empty());
         }
     }
 

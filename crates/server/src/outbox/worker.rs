@@ -49,13 +49,13 @@ impl Outbox {
         loop {
             interval.tick().await;
             let now = now_ms();
-            let changed: Vec<(String, String)> = match sqlx::query_as(
-                "SELECT DISTINCT j.disposition_id, d.agent_user FROM outbox_jobs j \
-                 JOIN dispositions d ON d.id = j.disposition_id WHERE j.updated_at >= ?",
-            )
-            .bind(now - LOOK_BACK_MS)
-            .fetch_all(&self.worker_store)
-            .await
+            // Nobody follows anything on this instance: nothing to read.
+            if self.events.receiver_count() == 0 {
+                published.clear();
+                continue;
+            }
+            let changed = match store::recently_changed(&self.worker_store, now - LOOK_BACK_MS)
+                .await
             {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -63,9 +63,17 @@ impl Outbox {
                     continue;
                 }
             };
-            for (id, agent) in changed {
-                let Ok(state) = self.state_of(&id).await else {
-                    continue;
+            // Rows come ordered by disposition: one state per run of rows.
+            let mut rows = changed.into_iter().peekable();
+            while let Some((agent, first)) = rows.next() {
+                let id = first.disposition_id.clone();
+                let mut targets = vec![first.status()];
+                while let Some((_, job)) = rows.next_if(|(_, j)| j.disposition_id == id) {
+                    targets.push(job.status());
+                }
+                let state = DispositionAccepted {
+                    id: id.clone(),
+                    targets,
                 };
                 if published.get(&id).is_some_and(|(last, _)| *last == state) {
                     continue;

@@ -186,20 +186,24 @@ pub async fn run(v: Arc<Vicidial>, store: Store) {
 /// Tabs seen by another instance within this many seconds count as open.
 const PRESENCE_SECS: i64 = 10;
 
-/// Records in the shared store that this instance's watched agents have a tab open.
+/// Records in the shared store that this instance's watched agents have a tab open (one
+/// statement for all of them).
 async fn heartbeat(v: &Vicidial, store: &Store) -> anyhow::Result<()> {
+    let users = v.live.watched_users();
+    if users.is_empty() {
+        return Ok(());
+    }
     let now = chrono::Utc::now().timestamp();
     let sql = format!(
-        "INSERT INTO agent_presence (user, seen_at) VALUES (?, ?) {}",
+        "INSERT INTO agent_presence (user, seen_at) VALUES {} {}",
+        vec!["(?, ?)"; users.len()].join(", "),
         crate::store::dialect(store).upsert("user", &["seen_at"])
     );
-    for user in v.live.watched_users() {
-        sqlx::query(&sql)
-            .bind(&user)
-            .bind(now)
-            .execute(store)
-            .await?;
+    let mut query = sqlx::query(&sql);
+    for user in &users {
+        query = query.bind(user).bind(now);
     }
+    query.execute(store).await?;
     Ok(())
 }
 
@@ -268,6 +272,50 @@ pub async fn poll_once(v: &Vicidial, store: &Store, first: bool) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A VICIdial connection whose database is never used (only the live hub is).
+    fn vicidial() -> Arc<Vicidial> {
+        use clap::Parser;
+        let config = crate::config::Config::try_parse_from([
+            "dialdeck",
+            "--vicidial-web-url",
+            "http://127.0.0.1:9",
+        ])
+        .unwrap();
+        let db = sqlx::mysql::MySqlPoolOptions::new()
+            .connect_lazy("mysql://nobody@127.0.0.1:9/none")
+            .unwrap();
+        Vicidial::with_pool(config.vicidial, db).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_tab_open_on_another_instance_counts_when_the_store_is_shared() {
+        let url = secrecy::SecretString::from(crate::test_support::empty_mariadb().await);
+        let shared = crate::store::connect(&url).await.unwrap();
+        let (a, b) = (vicidial(), vicidial());
+        let tab = a.live.watch("1001");
+        assert!(
+            !tab_open(&b, &shared, "1001").await,
+            "B has not heard of it yet"
+        );
+        heartbeat(&a, &shared).await.unwrap();
+        assert!(tab_open(&b, &shared, "1001").await, "A's tab, seen by B");
+        assert!(!tab_open(&b, &shared, "1002").await);
+        // A heartbeat older than PRESENCE_SECS is a closed tab (A died, or the tab closed).
+        drop(tab);
+        sqlx::query("UPDATE agent_presence SET seen_at = seen_at - 60")
+            .execute(&shared)
+            .await
+            .unwrap();
+        assert!(!tab_open(&b, &shared, "1001").await);
+
+        // With the embedded store an instance knows only its own tabs.
+        let dir = tempfile::tempdir().unwrap();
+        let local = crate::store::open(dir.path()).await.unwrap();
+        let _tab = a.live.watch("1001");
+        assert!(tab_open(&a, &local, "1001").await);
+        assert!(!tab_open(&b, &local, "1001").await);
+    }
 
     fn row(status: &str, lead: i64) -> LiveRow {
         LiveRow {
