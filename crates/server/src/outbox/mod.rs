@@ -69,6 +69,16 @@ struct WriteRequest {
     reply: tokio::sync::oneshot::Sender<Result<store::Accepted, String>>,
 }
 
+/// Waits for a turn at the write gate, when there is one.
+async fn take_turn(
+    gate: &Option<Arc<tokio::sync::Mutex<()>>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match gate {
+        Some(g) => Some(g.lock().await),
+        None => None,
+    }
+}
+
 /// Most acceptances committed in one transaction.
 const GROUP_COMMIT_MAX: usize = 128;
 
@@ -87,10 +97,7 @@ async fn writer_loop(
                 Err(_) => break,
             }
         }
-        let _turn = match &gate {
-            Some(g) => Some(g.lock().await),
-            None => None,
-        };
+        let _turn = take_turn(&gate).await;
         let result = async {
             let mut tx = store.begin().await?;
             let mut outcomes = Vec::with_capacity(batch.len());
@@ -319,10 +326,7 @@ impl Outbox {
 
     /// This instance's turn to write (SQLite), held until the guard drops.
     async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.write_gate {
-            Some(g) => Some(g.lock().await),
-            None => None,
-        }
+        take_turn(&self.write_gate).await
     }
 
     /// Hands an acceptance to the writer task (started on first use) and waits for its commit.

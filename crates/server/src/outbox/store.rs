@@ -66,6 +66,9 @@ pub enum Accepted {
 
 const JOB_COLUMNS: &str =
     "id, disposition_id, target, state, attempts, next_attempt_at, last_error";
+/// [`JOB_COLUMNS`] of `outbox_jobs j` in a join.
+const J_JOB_COLUMNS: &str =
+    "j.id, j.disposition_id, j.target, j.state, j.attempts, j.next_attempt_at, j.last_error";
 
 /// A disposition row about to be stored.
 pub struct NewDisposition<'a> {
@@ -153,14 +156,10 @@ pub async fn jobs_of(store: &Store, disposition_id: &str) -> anyhow::Result<Vec<
 /// disposition's owner, ordered by disposition and target (one query, however many changed).
 pub async fn recently_changed(store: &Store, since_ms: i64) -> anyhow::Result<Vec<(String, Job)>> {
     let rows = sqlx::query(&format!(
-        "SELECT d.agent_user, {} FROM outbox_jobs j JOIN dispositions d ON d.id = j.disposition_id \
+        "SELECT d.agent_user, {J_JOB_COLUMNS} FROM outbox_jobs j \
+         JOIN dispositions d ON d.id = j.disposition_id \
          WHERE j.disposition_id IN (SELECT disposition_id FROM outbox_jobs WHERE updated_at >= ?) \
-         ORDER BY j.disposition_id, j.target",
-        JOB_COLUMNS
-            .split(", ")
-            .map(|c| format!("j.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+         ORDER BY j.disposition_id, j.target"
     ))
     .bind(since_ms)
     .fetch_all(store)
@@ -331,6 +330,16 @@ pub async fn admin_retry(store: &Store, id: i64, now_ms: i64) -> anyhow::Result<
     .bind(id)
     .execute(store)
     .await?;
+    job_if_changed(store, changed, id).await
+}
+
+/// The job after an admin's update, or `None` when the update matched nothing (MariaDB has
+/// no `UPDATE … RETURNING`).
+async fn job_if_changed(
+    store: &Store,
+    changed: sqlx::any::AnyQueryResult,
+    id: i64,
+) -> anyhow::Result<Option<Job>> {
     if changed.rows_affected() == 0 {
         return Ok(None);
     }
@@ -353,10 +362,7 @@ pub async fn admin_park(
     .bind(id)
     .execute(store)
     .await?;
-    if changed.rows_affected() == 0 {
-        return Ok(None);
-    }
-    job(store, id).await
+    job_if_changed(store, changed, id).await
 }
 
 /// Admin: job counts per target and state.
