@@ -25,7 +25,7 @@ use dialdeck_server::{
     outbox::{Outbox, OutboxArgs},
     session, AppState,
 };
-use dialdeck_shared::{CallInfo, DispositionRequest};
+use dialdeck_shared::DispositionRequest;
 
 /// Agent `aN` is on lead N of campaign BENCH; NI is the only status.
 struct Context;
@@ -123,11 +123,6 @@ async fn load(
                     status: "NI".into(),
                     callback: None,
                     notes: "benchmark".into(),
-                    call: CallInfo {
-                        started_at: "2026-11-25T10:00:00Z".into(),
-                        duration_secs: 60,
-                        vicidial_uniqueid: None,
-                    },
                 };
                 let t = if interval.is_some() {
                     next

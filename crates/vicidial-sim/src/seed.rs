@@ -12,7 +12,8 @@
 //! leads, manual leads in list 998, no DNC lists) with a campaign status `CB` (scheduled
 //! callback) and its own `SALE` override; `DNCCAMP` (the same, with `use_internal_dnc='Y'`,
 //! `use_campaign_dnc='Y'` and `manual_dial_filter='DNC_ONLY'`). System statuses come from the
-//! schema's own seed block. Leads 1..=5 in list 101.
+//! schema's own seed block. Leads 1..=5 in list 101; leads 6 and 7 hold scheduled callbacks.
+//! User groups, allowed campaigns, pause codes and hotkeys: see [`DESK_SEED`].
 
 use sqlx::{Executor, MySqlConnection};
 
@@ -90,11 +91,45 @@ pub async fn seed(conn: &mut MySqlConnection, pass_hash_enabled: bool) -> anyhow
          (5, NOW(), 'NEW', 101, '1', '3125551005', 'Barbara', 'Liskov', '', 'Boston', 'MA', '02108', '', '', 0)"
             .to_string(),
     ];
-    for sql in statements {
+    // VICIdial's own schema has these tables; the schema file leaves them out.
+    for ddl in crate::tables::DDL {
+        conn.execute(*ddl).await?;
+    }
+    for sql in &statements {
         conn.execute(sql.as_str()).await?;
+    }
+    for sql in DESK_SEED {
+        conn.execute(*sql).await?;
     }
     Ok(())
 }
+
+/// What an agent's desk shows besides calls: user groups and the campaigns they may log
+/// into, campaign names, pause codes, status hotkeys, callback settings and scheduled
+/// callbacks (one due now for `1001` only, one tomorrow for anyone in `TESTCAMP`).
+const DESK_SEED: &[&str] = &[
+    "INSERT INTO vicidial_user_groups (user_group, group_name, allowed_campaigns) VALUES \
+     ('AGENTS', 'Agents', ' TESTCAMP DNCCAMP -'), \
+     ('ADMIN', 'VICIDIAL ADMINISTRATORS', ' -ALL-CAMPAIGNS- - -')",
+    "UPDATE vicidial_campaigns SET agent_pause_codes_active = 'Y', scheduled_callbacks = 'Y', \
+     my_callback_option = 'CHECKED', callback_days_limit = 30",
+    "INSERT INTO vicidial_pause_codes (pause_code, pause_code_name, billable, campaign_id) VALUES \
+     ('BREAK', 'Short break', 'NO', 'TESTCAMP'), ('LUNCH', 'Lunch', 'NO', 'TESTCAMP'), \
+     ('TRAIN', 'Training', 'YES', 'TESTCAMP'), ('BREAK', 'Short break', 'NO', 'DNCCAMP')",
+    "INSERT INTO vicidial_campaign_hotkeys (status, hotkey, status_name, selectable, campaign_id) VALUES \
+     ('SALE', '1', 'Sale - Campaign', 'Y', 'TESTCAMP'), ('NI', '2', 'Not Interested', 'Y', 'TESTCAMP'), \
+     ('CB', '3', 'Call Back Later', 'Y', 'TESTCAMP'), ('N', '4', 'No Answer', 'Y', 'TESTCAMP'), \
+     ('B', '5', 'Busy', 'Y', 'TESTCAMP'), ('DNC', '6', 'DO NOT CALL', 'Y', 'TESTCAMP')",
+    "UPDATE vicidial_users SET scheduled_callbacks = '1', agentonly_callbacks = '1' WHERE user_level < 8",
+    "INSERT INTO vicidial_list (lead_id, entry_date, status, list_id, phone_code, phone_number, first_name, \
+     last_name, address1, city, state, postal_code, email, comments, called_count) VALUES \
+     (6, NOW(), 'CBHOLD', 101, '1', '3125551006', 'Katherine', 'Johnson', '6 Langley Ct', 'Hampton', 'VA', '23666', 'kj@example.com', 'Asked for a callback', 1), \
+     (7, NOW(), 'CBHOLD', 101, '1', '3125551007', 'Margaret', 'Hamilton', '7 Apollo Dr', 'Cambridge', 'MA', '02139', '', '', 2)",
+    "INSERT INTO vicidial_callbacks (lead_id, list_id, campaign_id, status, entry_time, callback_time, user, \
+     recipient, comments, user_group, lead_status) VALUES \
+     (6, 101, 'TESTCAMP', 'LIVE', NOW() - INTERVAL 1 DAY, NOW() - INTERVAL 10 MINUTE, '1001', 'USERONLY', 'Wants the premium plan', 'AGENTS', 'CB'), \
+     (7, 101, 'TESTCAMP', 'ACTIVE', NOW() - INTERVAL 1 DAY, NOW() + INTERVAL 1 DAY, '1002', 'ANYONE', 'Call after 10am', 'AGENTS', 'CALLBK')",
+];
 
 #[cfg(test)]
 mod tests {

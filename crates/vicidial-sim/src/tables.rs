@@ -1,10 +1,12 @@
 //! Tables VICIdial has that `vicidial-schema.sql` leaves out but the simulator writes, with
 //! VICIdial's DDL (`extras/MySQL_AST_CREATE_tables.sql`). `vicidial_auto_calls` keeps only
-//! the columns the simulator fills.
+//! the columns the simulator fills, `vicidial_user_groups` the ones dialdeck and the simulator
+//! read. `live_sip_channels` / `live_channels` are what VICIdial's `AST_update.pl` keeps filled
+//! from Asterisk: the channels of each conference (`extension` = `conf_exten`).
 
 use sqlx::MySqlPool;
 
-const DDL: &[&str] = &[
+pub(crate) const DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS vicidial_call_notes (
 notesid INT(9) UNSIGNED AUTO_INCREMENT PRIMARY KEY NOT NULL,
 lead_id INT(9) UNSIGNED NOT NULL,
@@ -137,6 +139,43 @@ index (uniqueid),
 index (callerid),
 index (call_time),
 index (last_update_time)
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS vicidial_user_groups (
+user_group VARCHAR(20) NOT NULL,
+group_name VARCHAR(40) NOT NULL,
+allowed_campaigns TEXT,
+webphone_url_override VARCHAR(255) default ''
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS vicidial_pause_codes (
+pause_code VARCHAR(6) NOT NULL,
+pause_code_name VARCHAR(30),
+billable ENUM('NO','YES','HALF') default 'NO',
+campaign_id VARCHAR(8),
+time_limit SMALLINT(5) UNSIGNED default '65000',
+require_mgr_approval ENUM('NO','YES') default 'NO',
+index (campaign_id)
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS vicidial_campaign_hotkeys (
+status VARCHAR(6) NOT NULL,
+hotkey VARCHAR(1) NOT NULL,
+status_name VARCHAR(30),
+selectable ENUM('Y','N'),
+campaign_id VARCHAR(8),
+index (campaign_id)
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS live_channels (
+channel VARCHAR(100) NOT NULL,
+server_ip VARCHAR(15) NOT NULL,
+channel_group VARCHAR(30),
+extension VARCHAR(100),
+channel_data VARCHAR(100)
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS live_sip_channels (
+channel VARCHAR(100) NOT NULL,
+server_ip VARCHAR(15) NOT NULL,
+channel_group VARCHAR(30),
+extension VARCHAR(100),
+channel_data VARCHAR(100)
 ) ENGINE=MyISAM",
 ];
 

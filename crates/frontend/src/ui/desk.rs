@@ -2,7 +2,9 @@
 //! live state pushed by the server, call controls, the lead on screen, and the mandatory
 //! disposition modal whenever a call waits for its disposition.
 
-use dialdeck_shared::{AgentProfile, AgentState, DialRequest, DispositionAccepted, LeadView};
+use dialdeck_shared::{
+    AgentProfile, AgentState, AgentStatus, DialRequest, DispositionAccepted, LeadView, SubStatus,
+};
 use leptos::prelude::*;
 
 use super::{modal::DispositionModal, phone::PhonePanel};
@@ -65,7 +67,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
     let screen = profile.screen.clone();
     let user = profile.user.clone();
     Effect::new(move |_| {
-        let logged_in = state.with(|s| s.as_ref().map(|s| s.logged_in));
+        let logged_in = state.with(|s| s.as_ref().map(|s| s.logged_in()));
         if logged_in != Some(false) || screen_posted.get() {
             return;
         }
@@ -89,7 +91,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
     let session_conf = move || {
         state.with(|s| {
             s.as_ref()
-                .filter(|s| s.logged_in)
+                .filter(|s| s.logged_in())
                 .map(|s| s.conf_exten.clone())
         })
     };
@@ -143,22 +145,25 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
     });
     // When the call started, for the disposition's call facts.
     Effect::new(move |_| {
-        let in_call = state.with(|s| s.as_ref().is_some_and(|s| s.status == "INCALL"));
+        let in_call = state.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.status == Some(AgentStatus::InCall))
+        });
         if in_call && call_started.get_untracked().is_none() {
             call_started.set(Some(time::now_ms()));
         }
     });
 
     let number = RwSignal::new(String::new());
-    let phone_code = RwSignal::new("1".to_string());
-    let can_dial = move || {
+    let country = RwSignal::new("US".to_string());
+    let can_dial =
+        move || state.with(|s| s.as_ref().is_some_and(|s| s.dial_block().is_none())) && !busy.get();
+    let in_call = move || {
         state.with(|s| {
-            s.as_ref().is_some_and(|s| {
-                s.logged_in && s.status == "PAUSED" && s.lead_id == 0 && s.wrapup.is_none()
-            })
-        }) && !busy.get()
+            s.as_ref()
+                .is_some_and(|s| s.status == Some(AgentStatus::InCall))
+        })
     };
-    let in_call = move || state.with(|s| s.as_ref().is_some_and(|s| s.status == "INCALL"));
     let act = move |path: &'static str, body: Option<DialRequest>| {
         busy.set(true);
         error.set(None);
@@ -184,8 +189,9 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
             "/api/call/dial",
             Some(DialRequest {
                 phone_number: Some(number.get_untracked()),
-                phone_code: Some(phone_code.get_untracked()),
+                country: Some(country.get_untracked()),
                 lead_id: None,
+                callback_id: None,
             }),
         );
     };
@@ -199,7 +205,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
 
     let state_text = move || match state.get() {
         None => "Connecting…".to_string(),
-        Some(s) if !s.logged_in => {
+        Some(s) if !s.logged_in() => {
             if password.with(Option::is_some) {
                 "Logging into VICIdial…".to_string()
             } else {
@@ -207,12 +213,12 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
             }
         }
         Some(s) => {
-            let mut t = match (s.status.as_str(), s.sub_status.as_str()) {
-                ("INCALL", "DIAL") => "Dialling".to_string(),
-                ("INCALL", _) => "In call".to_string(),
-                ("PAUSED", "DISPO") => "Wrap-up".to_string(),
-                ("PAUSED", _) => "Ready to dial".to_string(),
-                (other, _) => other.to_string(),
+            let mut t = match (s.status, s.sub_status) {
+                (Some(AgentStatus::InCall), SubStatus::Dial) => "Dialling".to_string(),
+                (Some(AgentStatus::InCall), _) => "In call".to_string(),
+                (Some(AgentStatus::Paused), SubStatus::Dispo) => "Wrap-up".to_string(),
+                (Some(AgentStatus::Paused), _) => "Ready to dial".to_string(),
+                (other, _) => format!("{other:?}"),
             };
             if !s.pause_code.is_empty() {
                 t.push_str(&format!(" · break {}", s.pause_code));
@@ -238,13 +244,13 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                     <strong id="agent-name">{profile.full_name.clone()}</strong>
                     " · " {profile.user.clone()} " · campaign " {profile.campaign_id.clone()}
                 </div>
-                <div id="agent-state" class="agent-state" data-status=move || state.with(|s| s.as_ref().map(|s| s.status.clone()).unwrap_or_default())>
+                <div id="agent-state" class="agent-state" data-status=move || state.with(|s| s.as_ref().and_then(|s| s.status).map(|st| format!("{st:?}")).unwrap_or_default())>
                     {state_text}
                     {move || (!live.get()).then(|| view! { <span class="notice">" (live updates reconnecting)"</span> })}
                 </div>
                 <button class="secondary" on:click=logout>"Log out"</button>
             </header>
-            {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in)) && password.with(Option::is_none)).then(|| view! {
+            {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in())) && password.with(Option::is_none)).then(|| view! {
                 <form class="card reconnect" on:submit=reconnect>
                     <label for="reconnect-pass">"Password"</label>
                     <input id="reconnect-pass" type="password" autocomplete="current-password" bind:value=reconnect_pass />
@@ -253,7 +259,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
             })}
             <form class="card dial" on:submit=dial>
                 <label for="dial-code">"Country code"</label>
-                <input id="dial-code" class="code" inputmode="numeric" bind:value=phone_code />
+                <input id="dial-code" class="code" inputmode="numeric" bind:value=country />
                 <label for="dial-number">"Phone number"</label>
                 <input id="dial-number" inputmode="tel" autocomplete="off" bind:value=number />
                 <button id="dial-button" type="submit" disabled=move || !can_dial()>"Manual dial"</button>
@@ -285,7 +291,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                 </p>
             })}
             {move || wrapup().map(|w| view! {
-                <DispositionModal wrapup=w lead=lead call_started=call_started on_saved=move |d| {
+                <DispositionModal wrapup=w lead=lead on_saved=move |d| {
                     last_dispo.set(Some(d));
                     call_started.set(None);
                     state.update(|s| if let Some(s) = s { s.wrapup = None });

@@ -30,6 +30,7 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
         let request = LoginRequest {
             user: user.get_untracked().trim().to_string(),
             password: password.get_untracked(),
+            campaign: None,
         };
         if request.user.is_empty() || request.password.is_empty() {
             error.set(Some("Enter your agent user and password.".into()));

@@ -3,7 +3,7 @@
 //! disposition (the server also refuses a new dial meanwhile).
 
 use dialdeck_shared::{
-    CallInfo, CallbackRequest, DispositionAccepted, DispositionRequest, LeadView, StatusOption,
+    CallbackRequest, DispositionAccepted, DispositionRequest, LeadView, Recipient, StatusOption,
     WrapupInfo,
 };
 use leptos::prelude::*;
@@ -15,7 +15,6 @@ use crate::shell::{http, time};
 pub fn DispositionModal(
     wrapup: WrapupInfo,
     lead: RwSignal<Option<LeadView>>,
-    call_started: RwSignal<Option<f64>>,
     on_saved: impl Fn(DispositionAccepted) + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let statuses = RwSignal::new(Vec::<StatusOption>::new());
@@ -37,7 +36,6 @@ pub fn DispositionModal(
         let c = chosen.get();
         statuses.with(|s| s.iter().any(|s| s.status == c && s.scheduled_callback))
     };
-    let ended_ms = wrapup.ended_at as f64 * 1000.0;
     let w = wrapup.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -50,34 +48,30 @@ pub fn DispositionModal(
             return;
         }
         let callback = if is_callback() {
-            let Some(at) = time::local_input_to_rfc3339(&cb_at.get_untracked()) else {
+            let at_local = cb_at.get_untracked();
+            if at_local.is_empty() {
                 error.set(Some("Pick the callback date and time.".into()));
                 return;
-            };
+            }
             Some(CallbackRequest {
-                at,
+                at_local,
                 time_zone: time::time_zone(),
-                recipient: cb_recipient.get_untracked(),
+                recipient: if cb_recipient.get_untracked() == "ANYONE" {
+                    Recipient::Anyone
+                } else {
+                    Recipient::UserOnly
+                },
                 comments: cb_comments.get_untracked(),
             })
         } else {
             None
         };
-        let started = call_started
-            .get_untracked()
-            .unwrap_or(ended_ms)
-            .min(ended_ms);
         let request = DispositionRequest {
             id: w.call_id.clone(),
             lead_id: w.lead_id,
             status,
             callback,
             notes: notes.get_untracked(),
-            call: CallInfo {
-                started_at: time::rfc3339(started),
-                duration_secs: ((ended_ms - started) / 1000.0).max(0.0) as u32,
-                vicidial_uniqueid: None,
-            },
         };
         busy.set(true);
         error.set(None);

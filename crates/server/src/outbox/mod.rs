@@ -259,14 +259,15 @@ impl Outbox {
                 format!("Lead {} does not exist in VICIdial.", req.lead_id),
             )
         })?;
-        let started_at = DateTime::parse_from_rfc3339(&req.call.started_at)
-            .map_err(|_| {
-                bad(
-                    "invalid_call_time",
-                    "The call start must be an RFC 3339 time.".into(),
-                )
-            })?
-            .with_timezone(&Utc);
+        // Which call this is comes from the server's own state, never from the request.
+        let (call_id, ended_at) = match (&wrapup, &live) {
+            (Some(w), _) if w.lead_id == req.lead_id => {
+                (w.call_id.clone(), DateTime::from_timestamp(w.ended_at, 0))
+            }
+            (_, Some(l)) => (l.call_id.clone().unwrap_or_default(), None),
+            _ => (String::new(), None),
+        };
+        let started_at = ended_at.unwrap_or_else(Utc::now);
         let now = Utc::now();
         let disposition = Disposition {
             id: req.id.clone(),
@@ -277,10 +278,10 @@ impl Outbox {
             callback,
             notes: req.notes.clone(),
             call: CallFacts {
-                call_id: req.id.clone(),
-                vicidial_uniqueid: req.call.vicidial_uniqueid.clone(),
+                call_id,
+                vicidial_uniqueid: None,
                 started_at,
-                duration_secs: req.call.duration_secs,
+                duration_secs: 0,
             },
             accepted_at: now,
         };
@@ -310,6 +311,7 @@ impl Outbox {
                             state: dialdeck_shared::TargetState::Pending,
                             attempts: 0,
                             last_error: None,
+                            next_attempt_at: None,
                         })
                         .collect(),
                 };
@@ -404,11 +406,28 @@ fn hash_request(req: &DispositionRequest) -> String {
 
 fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, ApiError> {
     let bad = |code: &'static str, message: &str| ApiError::bad_request(code, message);
-    let at = DateTime::parse_from_rfc3339(&cb.at)
+    let zone: chrono_tz::Tz = cb.time_zone.parse().map_err(|_| {
+        bad(
+            "invalid_time_zone",
+            "The callback needs the agent's IANA time zone, e.g. America/Chicago.",
+        )
+    })?;
+    let local = chrono::NaiveDateTime::parse_from_str(&cb.at_local, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&cb.at_local, "%Y-%m-%dT%H:%M:%S"))
         .map_err(|_| {
             bad(
                 "invalid_callback_time",
-                "The callback time must be a date and time with its UTC offset.",
+                "The callback time must be a local date and time, YYYY-MM-DDTHH:MM.",
+            )
+        })?;
+    // A time skipped by a DST change does not exist; an ambiguous one takes the earlier.
+    let at = local
+        .and_local_timezone(zone)
+        .earliest()
+        .ok_or_else(|| {
+            bad(
+                "invalid_callback_time",
+                "That time does not exist in your time zone (a daylight-saving change).",
             )
         })?
         .with_timezone(&Utc);
@@ -418,28 +437,10 @@ fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, Api
             "The callback time must be in the future.",
         ));
     }
-    let recipient = match cb.recipient.as_str() {
-        "USERONLY" => CallbackRecipient::UserOnly,
-        "ANYONE" => CallbackRecipient::Anyone,
-        _ => {
-            return Err(bad(
-                "invalid_callback_type",
-                "The callback must be for you (USERONLY) or anyone (ANYONE).",
-            ))
-        }
+    let recipient = match cb.recipient {
+        dialdeck_shared::Recipient::UserOnly => CallbackRecipient::UserOnly,
+        dialdeck_shared::Recipient::Anyone => CallbackRecipient::Anyone,
     };
-    let tz_ok = !cb.time_zone.is_empty()
-        && cb.time_zone.len() <= 64
-        && cb
-            .time_zone
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
-    if !tz_ok {
-        return Err(bad(
-            "invalid_time_zone",
-            "The callback needs the agent's IANA time zone, e.g. America/Chicago.",
-        ));
-    }
     if cb.comments.chars().count() > 255 {
         return Err(bad(
             "callback_comments_too_long",

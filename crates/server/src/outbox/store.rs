@@ -49,6 +49,7 @@ impl Job {
             },
             attempts: self.attempts.max(0) as u32,
             last_error: self.last_error.clone(),
+            next_attempt_at: (self.state == "retrying").then_some(self.next_attempt_at / 1000),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dialdeck_shared::{CallInfo, DispositionRequest};
+use dialdeck_shared::DispositionRequest;
 
 use crate::AppState;
 
@@ -73,11 +73,6 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
                 "Automatic disposition: no disposition {} s after the call and the agent's tab was closed.",
                 deadline.secs
             ),
-            call: CallInfo {
-                started_at: chrono::DateTime::from_timestamp(w.ended_at, 0).unwrap_or_default().to_rfc3339(),
-                duration_secs: 0,
-                vicidial_uniqueid: None,
-            },
         };
         match state.outbox().accept(&w.user, Some(&campaign), &req).await {
             Ok(_) => {}

@@ -7,10 +7,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod db;
 pub mod deadline;
+pub mod desk;
 pub mod live;
+pub mod login;
 pub mod routes;
 pub mod target;
 

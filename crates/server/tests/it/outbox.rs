@@ -24,7 +24,7 @@ use dialdeck_server::{
     session, AppState,
 };
 use dialdeck_shared::{
-    CallInfo, CallbackRequest, DispositionAccepted, DispositionRequest, TargetState,
+    CallbackRequest, DispositionAccepted, DispositionRequest, Recipient, TargetState,
 };
 use serde_json::{json, Value};
 
@@ -303,11 +303,6 @@ fn request(id: &str, lead_id: i64, status: &str) -> DispositionRequest {
         status: status.into(),
         callback: None,
         notes: "Customer asked about pricing.".into(),
-        call: CallInfo {
-            started_at: "2026-11-25T14:03:00Z".into(),
-            duration_secs: 187,
-            vicidial_uniqueid: Some("1795574736.123".into()),
-        },
     }
 }
 
@@ -374,12 +369,13 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
     let vici = FakeTarget::new("vicidial", 0);
     let app = spawn_app(vec![vici.clone()], test_args()).await;
     let cookie = app.login("a42", 1).await;
-    let future = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
-    let past = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-    let cb = |at: &str, recipient: &str| CallbackRequest {
-        at: at.into(),
+    let local = |d: chrono::Duration| (Utc::now() + d).format("%Y-%m-%dT%H:%M").to_string();
+    let future = local(chrono::Duration::days(1));
+    let past = local(chrono::Duration::days(-1));
+    let cb = |at: &str, recipient: Recipient| CallbackRequest {
+        at_local: at.into(),
         time_zone: "America/Chicago".into(),
-        recipient: recipient.into(),
+        recipient,
         comments: "after 3pm".into(),
     };
     let cases: Vec<(DispositionRequest, u16, &str)> = vec![
@@ -392,7 +388,7 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
         ),
         (
             DispositionRequest {
-                callback: Some(cb(&past, "USERONLY")),
+                callback: Some(cb(&past, Recipient::UserOnly)),
                 ..request("call-bad-04", 42, "CALLBK")
             },
             400,
@@ -400,11 +396,14 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
         ),
         (
             DispositionRequest {
-                callback: Some(cb(&future, "EVERYONE")),
+                callback: Some(CallbackRequest {
+                    time_zone: "Mars/Olympus_Mons".into(),
+                    ..cb(&future, Recipient::Anyone)
+                }),
                 ..request("call-bad-05", 42, "CALLBK")
             },
             400,
-            "invalid_callback_type",
+            "invalid_time_zone",
         ),
         (
             DispositionRequest {
@@ -418,15 +417,11 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
         (request("short", 42, "NI"), 400, "invalid_id"),
         (
             DispositionRequest {
-                call: CallInfo {
-                    started_at: "yesterday".into(),
-                    duration_secs: 1,
-                    vicidial_uniqueid: None,
-                },
-                ..request("call-bad-09", 42, "NI")
+                callback: Some(cb("tomorrow at 3", Recipient::UserOnly)),
+                ..request("call-bad-09", 42, "CALLBK")
             },
             400,
-            "invalid_call_time",
+            "invalid_callback_time",
         ),
     ];
     for (req, want_code, want) in cases {
@@ -439,7 +434,7 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
         );
     }
     let ok = DispositionRequest {
-        callback: Some(cb(&future, "USERONLY")),
+        callback: Some(cb(&future, Recipient::UserOnly)),
         ..request("call-good-1", 42, "CALLBK")
     };
     assert_eq!(app.submit(&cookie, &ok).await.0, 202);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use dialdeck_server::{config::Config, vicidial::Vicidial, AppState};
-use dialdeck_shared::{AgentProfile, AgentState, StatusOption};
+use dialdeck_shared::{AgentProfile, AgentState, AgentStatus, StatusOption, SubStatus};
 use dialdeck_vicidial_sim::{mariadb::MariaDb, seed};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, MySqlPool};
@@ -382,16 +382,21 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
         app.login("1002", "beapass1").await
     };
     let s = app.agent_state(&ada).await;
-    assert!(!s.logged_in, "no VICIdial session yet");
+    assert!(!s.logged_in(), "no VICIdial session yet");
     // VICIdial's screen logs in and places a call (as the simulator or VICIdial would write it).
     sqlx::query("DELETE FROM vicidial_live_agents WHERE user = '1001'")
         .execute(&db)
         .await
         .unwrap();
     put_live_agent(&db, "1001", "INCALL", 1, "M1125024600000000001").await;
-    let s = app.wait_state(&ada, |s| s.status == "INCALL").await;
+    let s = app
+        .wait_state(&ada, |s| s.status == Some(AgentStatus::InCall))
+        .await;
     assert_eq!((s.lead_id, s.conf_exten.as_str()), (1, "8600051"));
-    assert_eq!(s.call_id.as_deref(), Some("M1125024600000000001"));
+    assert_eq!(
+        s.call.as_ref().map(|c| c.call_id.as_str()),
+        Some("M1125024600000000001")
+    );
     // The lead is Ada's to see, not Bea's.
     let (code, lead) = app.get(&ada, "/api/lead/1").await;
     assert_eq!(code, 200);
@@ -402,7 +407,7 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
     assert_eq!(app.get(&bea, "/api/lead/1").await.0, 403);
     assert_eq!(app.get(&ada, "/api/lead/2").await.0, 403);
     // Bea's state says nothing of Ada's call.
-    assert!(!app.agent_state(&bea).await.logged_in);
+    assert!(!app.agent_state(&bea).await.logged_in());
     // Bea cannot disposition Ada's lead.
     let dispo = json!({"id": "M1125024600000000001", "lead_id": 1, "status": "SALE", "callback": null, "notes": "",
         "call": {"started_at": "2026-11-25T10:00:00Z", "duration_secs": 30, "vicidial_uniqueid": null}});
@@ -416,7 +421,7 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
     // The call ends (VICIdial's dispo step): wrap-up with the call's id.
     put_live_agent(&db, "1001", "PAUSED", 1, "M1125024600000000001").await;
     let s = app.wait_state(&ada, |s| s.wrapup.is_some()).await;
-    assert_eq!(s.sub_status, "DISPO");
+    assert_eq!(s.sub_status, SubStatus::Dispo);
     let w = s.wrapup.unwrap();
     assert_eq!((w.lead_id, w.call_id.as_str()), (1, "M1125024600000000001"));
     // No new dial until a disposition is accepted: the server refuses, not only the modal.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dialdeck_shared::{DispositionAccepted, TargetState};
+use dialdeck_shared::{AgentStatus, DispositionAccepted, SubStatus, TargetState};
 use dialdeck_vicidial_sim::{LedgerEntry, SimOptions, VicidialSim};
 use serde_json::{json, Value};
 use sqlx::MySqlPool;
@@ -48,7 +48,9 @@ impl Lab {
         let cookie = self.app.login(user, password).await;
         self.sim.login_agent(user, campaign, phone).await.unwrap();
         self.app
-            .wait_state(&cookie, |s| s.logged_in && s.status == "PAUSED")
+            .wait_state(&cookie, |s| {
+                s.logged_in() && s.status == Some(AgentStatus::Paused)
+            })
             .await;
         cookie
     }
@@ -61,7 +63,9 @@ impl Lab {
         let lead = state["lead_id"].as_i64().unwrap();
         assert!(lead > 0);
         self.app
-            .wait_state(cookie, |s| s.status == "INCALL" && s.sub_status.is_empty())
+            .wait_state(cookie, |s| {
+                s.status == Some(AgentStatus::InCall) && s.sub_status == SubStatus::None
+            })
             .await;
         let (code, state, _) = self
             .app
@@ -208,7 +212,7 @@ async fn dial_hangup_and_sale_reach_vicidials_tables_once() {
     // The agent is free again: VICIdial shows PAUSED with no lead, and the next dial goes out.
     lab.app
         .wait_state(&ada, |s| {
-            s.status == "PAUSED" && s.lead_id == 0 && s.wrapup.is_none()
+            s.status == Some(AgentStatus::Paused) && s.lead_id == 0 && s.wrapup.is_none()
         })
         .await;
     let (code, state, _) = lab
@@ -470,7 +474,9 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
         .app
         .post(Some(&ada), "/api/call/dial", &json!({"lead_id": 1}))
         .await;
-    lab.app.wait_state(&ada, |s| s.status == "INCALL").await;
+    lab.app
+        .wait_state(&ada, |s| s.status == Some(AgentStatus::InCall))
+        .await;
     let (code, body, _) = lab
         .app
         .post(Some(&flo), "/api/call/hangup", &json!({}))
@@ -478,7 +484,7 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
     assert_eq!((code, body["code"].as_str()), (409, Some("no_call")));
     assert_eq!(
         lab.app.agent_state(&ada).await.status,
-        "INCALL",
+        Some(AgentStatus::InCall),
         "Ada's call is untouched"
     );
     // Already in a call.
@@ -491,12 +497,17 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
         (409, Some("already_in_call"))
     );
     lab.app
-        .wait_state(&ada, |s| s.status == "INCALL" && s.sub_status.is_empty())
+        .wait_state(&ada, |s| {
+            s.status == Some(AgentStatus::InCall) && s.sub_status == SubStatus::None
+        })
         .await;
     // The customer hangs up: VICIdial keeps the agent in the call until the agent hangs up.
     lab.sim.customer_hangup("1001").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(lab.app.agent_state(&ada).await.status, "INCALL");
+    assert_eq!(
+        lab.app.agent_state(&ada).await.status,
+        Some(AgentStatus::InCall)
+    );
     let (code, state, _) = lab
         .app
         .post(Some(&ada), "/api/call/hangup", &json!({}))
