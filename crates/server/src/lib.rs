@@ -119,7 +119,8 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: API routes, embedded frontend, security headers.
+/// The whole HTTP application: API routes, embedded frontend, security headers, load limits.
+/// Serve it with [`http::serve`] (connection limit, peer addresses for the login throttle).
 pub fn app(state: AppState) -> axum::Router {
     http::router(state)
 }
@@ -142,7 +143,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("dialdeck is listening on {url}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    // With the peer address of each connection (the login throttle's per-IP key) and the
+    // connection limit.
+    let serve = http::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
