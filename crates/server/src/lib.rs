@@ -149,7 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let mut server = tokio::spawn(async move { serve.await });
+    let mut server = tokio::spawn(serve);
     let outcome = tokio::select! {
         res = &mut server => res.context("server task failed")?.context("server failed"),
         _ = stop_rx.changed() => match tokio::time::timeout(grace, server).await {
