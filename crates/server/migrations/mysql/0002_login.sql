@@ -4,8 +4,11 @@
 ALTER TABLE agent_sessions ADD COLUMN screen_secret VARCHAR(512) NULL;
 
 -- Failed logins per VICIdial user (lower-cased, known or not), shared by every instance, for
--- dialdeck's own throttle that stays below VICIdial's lockout.
+-- dialdeck's own throttle that stays below VICIdial's lockout. A row is written before the
+-- password is checked (so parallel attempts see each other) and removed again when the
+-- attempt turns out not to be a failure.
 CREATE TABLE IF NOT EXISTS login_failures (
+    attempt   CHAR(32) NOT NULL PRIMARY KEY,
     user_key  VARCHAR(64) NOT NULL,
     failed_at BIGINT NOT NULL,
     KEY login_failures_user (user_key, failed_at),

@@ -11,9 +11,10 @@
 //!
 //! So that nobody can lock an agent out through dialdeck, dialdeck stops checking a user's
 //! password (`429`) once `DIALDECK_LOGIN_USER_FAILURES` (1 to 9) of its own failures for that
-//! name fall within the last 15 minutes ([`recent_failures`], kept in the shared store, for
-//! known and unknown names alike), or once VICIdial's counter for the user has reached it
-//! while a lock could follow. Since VICIdial's counter only grows while `last_login_date` is
+//! name fall within the last 15 minutes ([`begin_attempt`]: kept in the shared store, for
+//! known and unknown names alike, and counted before the check so parallel attempts cannot
+//! overtake each other), or once VICIdial's counter for the user has reached it while a lock
+//! could follow. Since VICIdial's counter only grows while `last_login_date` is
 //! recent through failures inside that same window, dialdeck's failures alone never bring it
 //! to 10 within 15 minutes of `last_login_date`: no lock. Unknown users cost the same work as
 //! known ones (the same queries, the same bcrypt) and get the same answer as a wrong password.
@@ -251,8 +252,8 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// dialdeck's failed logins for `key` ([`user_key`]) within VICIdial's window: how many, and
-/// how long until the oldest of them leaves it.
+/// dialdeck's failed logins for `key` ([`user_key`]) within VICIdial's window, attempts under
+/// way included: how many, and how long until the oldest of them leaves it.
 pub async fn recent_failures(store: &Store, key: &str) -> anyhow::Result<(u32, Duration)> {
     let since = now() - LOCK_SECONDS;
     let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
@@ -266,28 +267,70 @@ pub async fn recent_failures(store: &Store, key: &str) -> anyhow::Result<(u32, D
     Ok((count as u32, Duration::from_secs(wait as u64)))
 }
 
-/// Records a failed login for `key` (and forgets failures that left the window).
-pub async fn record_failure(store: &Store, key: &str) -> anyhow::Result<()> {
+/// A password check counted against its user name before it runs, so that parallel attempts
+/// see each other: written as a failure first, taken back when it was none. An attempt cut
+/// short (a timeout, a crash) stays counted, which only ever errs towards checking less.
+#[derive(Debug)]
+pub struct Attempt {
+    key: String,
+    id: String,
+}
+
+/// Starts an attempt for `key`, or says how long to wait when `max_failures` failures (with
+/// the attempts under way) are already in VICIdial's window.
+pub async fn begin_attempt(
+    store: &Store,
+    key: &str,
+    max_failures: u32,
+) -> anyhow::Result<Result<Attempt, Duration>> {
     let now = now();
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
     sqlx::query("DELETE FROM login_failures WHERE failed_at <= ?")
         .bind(now - LOCK_SECONDS)
         .execute(store)
         .await?;
-    sqlx::query("INSERT INTO login_failures (user_key, failed_at) VALUES (?, ?)")
+    sqlx::query("INSERT INTO login_failures (attempt, user_key, failed_at) VALUES (?, ?, ?)")
+        .bind(&id)
         .bind(key)
         .bind(now)
         .execute(store)
         .await?;
-    Ok(())
+    let attempt = Attempt {
+        key: key.to_string(),
+        id,
+    };
+    let (count, wait) = recent_failures(store, key).await?;
+    if count > max_failures {
+        attempt.void(store).await?;
+        return Ok(Err(wait));
+    }
+    Ok(Ok(attempt))
 }
 
-/// Forgets the failures of `key` after a good login (as VICIdial clears its counter).
-pub async fn clear_failures(store: &Store, key: &str) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE user_key = ?")
-        .bind(key)
-        .execute(store)
-        .await?;
-    Ok(())
+impl Attempt {
+    /// The password was wrong (or the user may not log in): it stays counted.
+    pub fn failed(self) {}
+
+    /// The login was good: every failure of the name is forgotten, as VICIdial clears its
+    /// counter.
+    pub async fn succeeded(self, store: &Store) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE user_key = ?")
+            .bind(&self.key)
+            .execute(store)
+            .await?;
+        Ok(())
+    }
+
+    /// No password was judged (locked, throttled, VICIdial unreachable): it does not count.
+    pub async fn void(self, store: &Store) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE attempt = ?")
+            .bind(&self.id)
+            .execute(store)
+            .await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -331,28 +374,56 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failures_are_counted_in_vicidials_window_and_cleared() {
+    async fn attempts_are_counted_in_vicidials_window_before_they_run() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::open(dir.path()).await.unwrap();
-        assert_eq!(recent_failures(&store, "1001").await.unwrap().0, 0);
-        record_failure(&store, "1001").await.unwrap();
-        record_failure(&store, "1001").await.unwrap();
-        record_failure(&store, "ghost").await.unwrap();
-        let (n, wait) = recent_failures(&store, "1001").await.unwrap();
-        assert_eq!(n, 2);
+        attempts_in(&crate::store::open(dir.path()).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn attempts_are_shared_by_instances_on_mariadb() {
+        let url = secrecy::SecretString::from(crate::test_support::empty_mariadb().await);
+        attempts_in(&crate::store::connect(&url).await.unwrap()).await;
+    }
+
+    async fn attempts_in(store: &Store) {
+        let store = store.clone();
+        let first = begin_attempt(&store, "1001", 2).await.unwrap().unwrap();
+        let second = begin_attempt(&store, "1001", 2).await.unwrap().unwrap();
+        // Two under way: a third is refused before it runs, and says for how long.
+        let wait = begin_attempt(&store, "1001", 2).await.unwrap().unwrap_err();
         assert!(
             wait > Duration::from_secs(890) && wait <= Duration::from_secs(900),
             "{wait:?}"
         );
-        // A failure older than the window does not count.
-        sqlx::query("INSERT INTO login_failures (user_key, failed_at) VALUES ('1001', ?)")
-            .bind(now() - LOCK_SECONDS - 5)
-            .execute(&store)
+        assert_eq!(
+            recent_failures(&store, "1001").await.unwrap().0,
+            2,
+            "the refused one left no row"
+        );
+        begin_attempt(&store, "ghost", 2)
             .await
-            .unwrap();
-        assert_eq!(recent_failures(&store, "1001").await.unwrap().0, 2);
-        clear_failures(&store, "1001").await.unwrap();
+            .unwrap()
+            .unwrap()
+            .failed();
+        first.failed();
+        second.void(&store).await.unwrap();
+        assert_eq!(recent_failures(&store, "1001").await.unwrap().0, 1);
+        // A failure older than the window does not count.
+        sqlx::query(
+            "INSERT INTO login_failures (attempt, user_key, failed_at) VALUES ('old', '1001', ?)",
+        )
+        .bind(now() - LOCK_SECONDS - 5)
+        .execute(&store)
+        .await
+        .unwrap();
+        assert_eq!(recent_failures(&store, "1001").await.unwrap().0, 1);
+        let good = begin_attempt(&store, "1001", 2).await.unwrap().unwrap();
+        good.succeeded(&store).await.unwrap();
         assert_eq!(recent_failures(&store, "1001").await.unwrap().0, 0);
-        assert_eq!(recent_failures(&store, "ghost").await.unwrap().0, 1);
+        assert_eq!(
+            recent_failures(&store, "ghost").await.unwrap().0,
+            1,
+            "per name"
+        );
     }
 }

@@ -81,37 +81,49 @@ async fn check_credentials(
         return Err(invalid_credentials());
     };
     let key = auth::user_key(&user);
+    let store = state.store();
     let max_failures = state.config().throttle.user_failures;
-    let (failures, wait) = auth::recent_failures(state.store(), &key).await?;
-    if failures >= max_failures {
-        tracing::warn!(%user, failures, "login refused: too many recent failures for this user");
-        return Err(throttled(wait));
-    }
-    let outcome = auth::verify(&v.db, &user, &req.password, max_failures)
-        .await
-        .map_err(unreachable)?;
+    let attempt = match auth::begin_attempt(store, &key, max_failures).await? {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(%user, "login refused: too many recent failures for this user");
+            return Err(throttled(wait));
+        }
+    };
+    let outcome = match auth::verify(&v.db, &user, &req.password, max_failures).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            attempt.void(store).await?;
+            return Err(unreachable(e));
+        }
+    };
     match outcome {
         Ok(agent) => {
-            auth::clear_failures(state.store(), &key).await?;
+            attempt.succeeded(store).await?;
             Ok(agent)
         }
         Err(LoginError::InvalidCredentials) => {
-            auth::record_failure(state.store(), &key).await?;
+            attempt.failed();
             tracing::info!(%user, "login refused: wrong user or password");
             Err(invalid_credentials())
         }
         Err(LoginError::NotAllowed) => {
-            auth::record_failure(state.store(), &key).await?;
+            attempt.failed();
             Err(ApiError::Forbidden {
                 code: "login_not_allowed",
                 message: "This VICIdial user may not log into the agent screen.".into(),
             })
         }
-        Err(LoginError::LockedOut) => Err(ApiError::Forbidden {
-            code: "locked_out",
-            message: "Too many failed logins: VICIdial has locked this user for 15 minutes.".into(),
-        }),
+        Err(LoginError::LockedOut) => {
+            attempt.void(store).await?;
+            Err(ApiError::Forbidden {
+                code: "locked_out",
+                message: "Too many failed logins: VICIdial has locked this user for 15 minutes."
+                    .into(),
+            })
+        }
         Err(LoginError::Throttled { retry_after }) => {
+            attempt.void(store).await?;
             tracing::warn!(%user, "login refused: VICIdial's failure counter is near its lock");
             Err(throttled(retry_after))
         }

@@ -1044,3 +1044,34 @@ async fn logout_clears_the_cookie_even_when_the_session_is_gone() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_cannot_lock_an_agent_out() {
+    let (url, db) = fresh_vicidial_db(false).await;
+    let app = Arc::new(spawn(&url, db.clone(), CLOSED, &[]).await);
+    // A good login a minute ago: ten failures from now on would be VICIdial's lock.
+    log_in(&app, "1001", "agentpass1", "TESTCAMP").await;
+    let guesses: Vec<_> = (0..30)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body = creds("1001", &format!("guess{i}"), Some("TESTCAMP"));
+                outcome(&app, "/api/login", &body).await
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            (401, _) => checked += 1,
+            (429, Some(code)) if code == "too_many_attempts" => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(checked <= 5, "{checked} passwords were checked");
+    let (failed, _) = counters(&db, "1001").await;
+    assert!(
+        failed <= 5,
+        "VICIdial counted {failed}: never near its lock at 10"
+    );
+}
