@@ -51,8 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(frontend)
-        // Innermost first: the stream cap and the login throttle see routed requests; the
-        // timeout and the in-flight cap cover everything below them.
+        // Each layer wraps the ones before it: the stream cap and the login throttle run next
+        // to the routes, the timeout covers them and the handlers, the in-flight cap all of it.
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), streams),
             limits::stream_cap,

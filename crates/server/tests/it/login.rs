@@ -247,6 +247,15 @@ async fn every_refusal_has_its_own_code() {
     }
 }
 
+/// The VICIdial simulator (Agent API, screen) over `db`.
+async fn simulator(db: &MySqlPool) -> VicidialSim {
+    let opts = SimOptions {
+        poll_interval: Duration::from_millis(100),
+        answer_after: Duration::from_millis(200),
+    };
+    VicidialSim::start(db.clone(), opts).await.unwrap()
+}
+
 /// Logs VICIdial's own screen in as the browser does: the form posted to its URL.
 async fn post_screen_form(form: &ScreenLoginForm) -> String {
     let fields: Vec<(String, String)> = form
@@ -273,15 +282,7 @@ async fn screen_form(app: &App, cookie: &str) -> (u16, Value, reqwest::header::H
 #[tokio::test]
 async fn a_reload_logs_vicidials_screen_in_without_the_password() {
     let (url, db) = fresh_vicidial_db(false).await;
-    let sim = VicidialSim::start(
-        db.clone(),
-        SimOptions {
-            poll_interval: Duration::from_millis(100),
-            answer_after: Duration::from_millis(200),
-        },
-    )
-    .await
-    .unwrap();
+    let sim = simulator(&db).await;
     let app = spawn(&url, db.clone(), &sim.base_url(), &[]).await;
     let (cookie, profile) = log_in(&app, "1001", "agentpass1", "TESTCAMP").await;
     // The password no longer travels in the profile.
@@ -525,15 +526,7 @@ async fn only_the_sessions_own_same_site_cookie_opens_the_screen_form_and_logout
 #[tokio::test]
 async fn dialdeck_stops_checking_before_vicidial_would_lock_and_unknown_users_look_the_same() {
     let (url, db) = fresh_vicidial_db(false).await;
-    let sim = VicidialSim::start(
-        db.clone(),
-        SimOptions {
-            poll_interval: Duration::from_millis(100),
-            answer_after: Duration::from_millis(200),
-        },
-    )
-    .await
-    .unwrap();
+    let sim = simulator(&db).await;
     let app = spawn(&url, db.clone(), &sim.base_url(), &[]).await;
     // 1001 logged in a minute ago: from now on VICIdial would lock at 10 failures.
     let (cookie, _) = log_in(&app, "1001", "agentpass1", "TESTCAMP").await;
