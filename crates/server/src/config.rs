@@ -67,6 +67,14 @@ pub struct Config {
     /// VICIdial (`DIALDECK_VICIDIAL_*`); off unless its database URL is set.
     #[command(flatten)]
     pub vicidial: crate::vicidial::VicidialArgs,
+
+    /// Load protection: timeouts, connection, request and event-stream caps.
+    #[command(flatten)]
+    pub limits: crate::http::LimitArgs,
+
+    /// The login throttle (per client address and per VICIdial user).
+    #[command(flatten)]
+    pub throttle: crate::http::ThrottleArgs,
 }
 
 /// A configuration value that cannot be used, named by its environment variable.
@@ -120,6 +128,19 @@ impl Config {
         self.ghl.validate()?;
         self.outbox.validate()?;
         self.vicidial.validate()?;
+        self.limits.validate()?;
+        self.throttle.validate()?;
+        // A dial waits this long for VICIdial's screen; the request must outlive the wait.
+        let longest_wait_secs =
+            self.vicidial.confirm_secs + self.vicidial.api_timeout_ms.div_ceil(1000);
+        if self.limits.request_timeout_secs <= longest_wait_secs {
+            return Err(ConfigError {
+                variable: "DIALDECK_REQUEST_TIMEOUT_SECS",
+                problem: format!(
+                    "must be more than DIALDECK_VICIDIAL_CONFIRM_SECS plus the VICIdial API timeout ({longest_wait_secs} s)"
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -226,6 +247,31 @@ mod tests {
         assert!(parse(&["--phone-ws-origins", "http://x"])
             .validate()
             .is_err());
+    }
+
+    #[test]
+    fn limits_and_throttle_are_checked_by_name() {
+        let cfg = parse(&[]);
+        assert_eq!(cfg.limits.request_timeout_secs, 30);
+        assert_eq!(cfg.throttle.user_failures, 5);
+        assert!(cfg.throttle.trusted_proxies.is_empty(), "opt-in");
+        let err = parse(&["--login-user-failures", "10"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_LOGIN_USER_FAILURES");
+        let err = parse(&["--request-timeout-secs", "5"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_REQUEST_TIMEOUT_SECS");
+        let err = parse(&["--max-streams-per-agent", "0"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.variable, "DIALDECK_MAX_STREAMS_PER_AGENT");
+        let cfg = parse(&["--trusted-proxies", "10.0.0.0/8,::1"]);
+        assert_eq!(cfg.throttle.trusted_proxies.len(), 2);
+        let err =
+            Config::try_parse_from(["dialdeck", "--trusted-proxies", "lb.example"]).unwrap_err();
+        assert!(err.to_string().contains("--trusted-proxies"), "{err}");
     }
 
     #[test]

@@ -119,7 +119,8 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: API routes, embedded frontend, security headers.
+/// The whole HTTP application: API routes, embedded frontend, security headers, load limits.
+/// Serve it with [`http::serve`] (connection limit, peer addresses for the login throttle).
 pub fn app(state: AppState) -> axum::Router {
     http::router(state)
 }
@@ -142,11 +143,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("dialdeck is listening on {url}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    // With the peer address of each connection (the login throttle's per-IP key) and the
+    // connection limit.
+    let serve = http::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let mut server = tokio::spawn(async move { serve.await });
+    let mut server = tokio::spawn(serve);
     let outcome = tokio::select! {
         res = &mut server => res.context("server task failed")?.context("server failed"),
         _ = stop_rx.changed() => match tokio::time::timeout(grace, server).await {

@@ -2,6 +2,13 @@
 //! store keeps only its SHA-256. The [`CurrentAgent`] extractor authenticates a request and,
 //! for state-changing methods, refuses cross-site requests (CSRF) by checking `Origin` /
 //! `Sec-Fetch-Site` against `Host`.
+//!
+//! An agent's session also keeps the agent's VICIdial password, so that a reload can log
+//! VICIdial's own screen in again without asking for it ([`create_agent`],
+//! [`screen_password`]). It is sealed with ChaCha20-Poly1305 under a key derived (HKDF-SHA256)
+//! from the cookie's token, which only the agent's browser holds: the store has the token's
+//! SHA-256, from which the key cannot be derived, so neither a copy of the store nor another
+//! session's cookie opens it; and any instance sharing the store opens it with the cookie.
 
 use std::time::Duration;
 
@@ -10,6 +17,13 @@ use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap, HeaderValue, Method},
 };
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chacha20poly1305::{
+    aead::{Aead, KeyInit, Payload},
+    ChaCha20Poly1305, Key, Nonce,
+};
+use hkdf::Hkdf;
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::{http::ApiError, AppState};
@@ -62,11 +76,46 @@ pub async fn create(
     campaign_id: Option<&str>,
     ttl: Duration,
 ) -> anyhow::Result<String> {
+    insert(store, user, user_level, campaign_id, None, ttl).await
+}
+
+/// Creates an agent's session in `campaign_id` that keeps `vicidial_password` sealed (see the
+/// module documentation) and returns the token to put in the cookie.
+pub async fn create_agent(
+    store: &Store,
+    user: &str,
+    user_level: i64,
+    campaign_id: &str,
+    vicidial_password: &SecretString,
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    insert(
+        store,
+        user,
+        user_level,
+        Some(campaign_id),
+        Some(vicidial_password),
+        ttl,
+    )
+    .await
+}
+
+async fn insert(
+    store: &Store,
+    user: &str,
+    user_level: i64,
+    campaign_id: Option<&str>,
+    vicidial_password: Option<&SecretString>,
+    ttl: Duration,
+) -> anyhow::Result<String> {
     let token = new_token()?;
+    let sealed = vicidial_password
+        .map(|p| seal(&token, p.expose_secret()))
+        .transpose()?;
     let now = now();
     sqlx::query(
-        "INSERT INTO agent_sessions (token_hash, user, user_level, campaign_id, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO agent_sessions (token_hash, user, user_level, campaign_id, created_at, expires_at, screen_secret) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(token_hash(&token))
     .bind(user)
@@ -74,9 +123,83 @@ pub async fn create(
     .bind(campaign_id)
     .bind(now)
     .bind(now + ttl.as_secs() as i64)
+    .bind(sealed)
     .execute(store)
     .await?;
     Ok(token)
+}
+
+/// The VICIdial password kept by the live session of `token`: `None` when the session is
+/// gone or expired, keeps none (an admin session), or the sealed value does not open with
+/// this token.
+pub async fn screen_password(store: &Store, token: &str) -> anyhow::Result<Option<SecretString>> {
+    let sealed: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT screen_secret FROM agent_sessions WHERE token_hash = ? AND expires_at > ?",
+    )
+    .bind(token_hash(token))
+    .bind(now())
+    .fetch_optional(store)
+    .await?;
+    let Some(sealed) = sealed.flatten() else {
+        return Ok(None);
+    };
+    let opened = unseal(token, &sealed);
+    if opened.is_none() {
+        tracing::warn!("a session's sealed VICIdial password does not open with its cookie");
+    }
+    Ok(opened)
+}
+
+/// HKDF-SHA256 salt and info: a key for this one purpose, from the token's 256 random bits.
+const SEAL_SALT: &[u8] = b"dialdeck session seal v1";
+const SEAL_INFO: &[u8] = b"VICIdial screen password";
+const NONCE_LEN: usize = 12;
+
+fn seal_cipher(token: &str) -> ChaCha20Poly1305 {
+    let mut key = Key::default();
+    Hkdf::<Sha256>::new(Some(SEAL_SALT), token.as_bytes())
+        .expand(SEAL_INFO, &mut key)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    ChaCha20Poly1305::new(&key)
+}
+
+/// `base64(nonce || ciphertext+tag)`, bound to the session's row by its token hash as
+/// associated data.
+fn seal(token: &str, password: &str) -> anyhow::Result<String> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let aad = token_hash(token);
+    let sealed = seal_cipher(token)
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: password.as_bytes(),
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("cannot seal the session's password"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(STANDARD.encode(out))
+}
+
+fn unseal(token: &str, sealed: &str) -> Option<SecretString> {
+    let bytes = STANDARD.decode(sealed).ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+    let aad = token_hash(token);
+    let plain = seal_cipher(token)
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: aad.as_bytes(),
+            },
+        )
+        .ok()?;
+    String::from_utf8(plain).ok().map(SecretString::from)
 }
 
 /// Recently read sessions by token hash, so the hot path (every API request) does not read the
@@ -285,6 +408,85 @@ mod tests {
         assert!(lookup(&store, &"0".repeat(64)).await.unwrap().is_none());
         delete(&store, &token).await.unwrap();
         assert!(lookup(&store, &token).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_screen_password_opens_only_with_its_own_cookie() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(dir.path()).await.unwrap();
+        sealed_password_round_trip(&store).await;
+    }
+
+    #[tokio::test]
+    async fn the_screen_password_is_sealed_in_a_shared_mariadb_store_too() {
+        let url = crate::test_support::empty_mariadb().await;
+        let store = crate::store::connect(&SecretString::from(url))
+            .await
+            .unwrap();
+        sealed_password_round_trip(&store).await;
+    }
+
+    async fn sealed_password_round_trip(store: &Store) {
+        let secret = SecretString::from("hunter2-Secret");
+        let a = create_agent(
+            store,
+            "1001",
+            1,
+            "TESTCAMP",
+            &secret,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let b = create_agent(
+            store,
+            "1001",
+            1,
+            "TESTCAMP",
+            &secret,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        let opened = screen_password(store, &a).await.unwrap().unwrap();
+        assert_eq!(opened.expose_secret(), "hunter2-Secret");
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT token_hash, screen_secret FROM agent_sessions")
+                .fetch_all(store)
+                .await
+                .unwrap();
+        for (_, sealed) in &rows {
+            let sealed = sealed.as_deref().unwrap();
+            assert!(!sealed.contains("hunter2"));
+            assert!(!String::from_utf8_lossy(&STANDARD.decode(sealed).unwrap()).contains("hunter2"));
+        }
+        assert_ne!(rows[0].1, rows[1].1, "a fresh nonce and key per session");
+        // Session B's sealed value moved into A's row does not open with A's cookie, nor A's
+        // with B's token.
+        let b_sealed = rows
+            .iter()
+            .find(|(h, _)| *h == token_hash(&b))
+            .and_then(|(_, s)| s.clone())
+            .unwrap();
+        assert!(unseal(&a, &b_sealed).is_none());
+        sqlx::query("UPDATE agent_sessions SET screen_secret = ? WHERE token_hash = ?")
+            .bind(&b_sealed)
+            .bind(token_hash(&a))
+            .execute(store)
+            .await
+            .unwrap();
+        assert!(screen_password(store, &a).await.unwrap().is_none());
+        assert!(screen_password(store, &"0".repeat(64))
+            .await
+            .unwrap()
+            .is_none());
+        // Admin sessions keep none; logout destroys it.
+        let admin = create(store, "admin", 9, None, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(screen_password(store, &admin).await.unwrap().is_none());
+        delete(store, &b).await.unwrap();
+        assert!(screen_password(store, &b).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -173,8 +173,6 @@ pub struct AgentProfile {
     pub campaign_name: String,
     /// The agent's softphone account (`phones` row linked to the agent).
     pub phone: PhoneConfig,
-    /// How the browser opens VICIdial's own agent screen in a hidden frame.
-    pub screen: AgentScreenLogin,
 }
 
 /// The agent's softphone account, from VICIdial's `phones` and `servers` rows.
@@ -205,21 +203,6 @@ pub struct PhoneConfig {
     /// profile), empty on MeetMe.
     #[serde(default)]
     pub conference_prefix: String,
-}
-
-/// Form fields for VICIdial's own agent screen (`agc/vicidial.php`), which the browser POSTs
-/// into a hidden frame. The agent's own password (`VD_pass`) is not here: the browser adds
-/// the one the agent just typed and never stores it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentScreenLogin {
-    /// Absolute URL of `agc/vicidial.php`.
-    pub url: String,
-    /// `VD_campaign`.
-    pub campaign: String,
-    /// `phone_login` (`phones.login`).
-    pub phone_login: String,
-    /// `phone_pass` (`phones.pass`).
-    pub phone_pass: String,
 }
 
 /// The agent's VICIdial state, pushed by the server (`GET /api/agent/events`, SSE, event

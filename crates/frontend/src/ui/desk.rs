@@ -3,7 +3,8 @@
 //! disposition modal whenever a call waits for its disposition.
 
 use dialdeck_shared::{
-    AgentProfile, AgentState, AgentStatus, DialRequest, DispositionAccepted, LeadView, SubStatus,
+    AgentProfile, AgentState, AgentStatus, DialRequest, DispositionAccepted, LeadView,
+    ScreenLoginForm, SubStatus,
 };
 use leptos::prelude::*;
 
@@ -33,10 +34,10 @@ pub fn conference_to_join(
         .then(|| format!("{prefix}{conf}"))
 }
 
-/// The desk. `password` is the one the agent just typed (memory only), needed to log
-/// VICIdial's own screen in; after a page reload the agent types it again.
+/// The desk. VICIdial's own screen is logged in with the form the server gives for this
+/// session (`POST /api/agent/screen-login`), so a reload needs no password.
 #[component]
-pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl IntoView {
+pub fn Desk(profile: AgentProfile) -> impl IntoView {
     let state = RwSignal::new(None::<AgentState>);
     let live = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -63,26 +64,23 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
         |_| {},
     );
 
-    // Log VICIdial's own screen in once we know it is not, with the password just typed.
-    let screen = profile.screen.clone();
-    let user = profile.user.clone();
+    // Log VICIdial's own screen in once we know it is not, with the session's form.
     Effect::new(move |_| {
         let logged_in = state.with(|s| s.as_ref().map(|s| s.logged_in()));
         if logged_in != Some(false) || screen_posted.get() {
             return;
         }
-        let Some(pass) = password.get() else { return };
         screen_posted.set(true);
-        let fields = [
-            ("VD_login", user.as_str()),
-            ("VD_pass", pass.as_str()),
-            ("VD_campaign", screen.campaign.as_str()),
-            ("phone_login", screen.phone_login.as_str()),
-            ("phone_pass", screen.phone_pass.as_str()),
-        ];
-        if let Err(e) = frame::post_to_frame(SCREEN_FRAME, &screen.url, &fields) {
-            error.set(Some(format!("Cannot open VICIdial's agent screen: {e}")));
-        }
+        leptos::task::spawn_local(async move {
+            let posted =
+                match http::post_json::<_, ScreenLoginForm>("/api/agent/screen-login", &()).await {
+                    Ok(form) => frame::post_screen_login(SCREEN_FRAME, &form),
+                    Err(e) => Err(e.to_string()),
+                };
+            if let Err(e) = posted {
+                error.set(Some(format!("Cannot open VICIdial's agent screen: {e}")));
+            }
+        });
     });
 
     // The phone joins VICIdial's session conference (webphones dial in; see above).
@@ -205,13 +203,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
 
     let state_text = move || match state.get() {
         None => "Connecting…".to_string(),
-        Some(s) if !s.logged_in() => {
-            if password.with(Option::is_some) {
-                "Logging into VICIdial…".to_string()
-            } else {
-                "VICIdial session closed: enter your password to reconnect.".to_string()
-            }
-        }
+        Some(s) if !s.logged_in() => "Logging into VICIdial…".to_string(),
         Some(s) => {
             let mut t = match (s.status, s.sub_status) {
                 (Some(AgentStatus::InCall), SubStatus::Dial) => "Dialling".to_string(),
@@ -226,15 +218,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
             t
         }
     };
-    let reconnect_pass = RwSignal::new(String::new());
-    let reconnect = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let p = reconnect_pass.get_untracked();
-        if !p.is_empty() {
-            screen_posted.set(false);
-            password.set(Some(p));
-        }
-    };
+    let reconnect = move |_| screen_posted.set(false);
     let wrapup = move || state.with(|s| s.as_ref().and_then(|s| s.wrapup.clone()));
 
     view! {
@@ -250,12 +234,10 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                 </div>
                 <button class="secondary" on:click=logout>"Log out"</button>
             </header>
-            {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in())) && password.with(Option::is_none)).then(|| view! {
-                <form class="card reconnect" on:submit=reconnect>
-                    <label for="reconnect-pass">"Password"</label>
-                    <input id="reconnect-pass" type="password" autocomplete="current-password" bind:value=reconnect_pass />
-                    <button type="submit">"Reconnect VICIdial"</button>
-                </form>
+            {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in())) && error.with(Option::is_some)).then(|| view! {
+                <div class="card reconnect">
+                    <button type="button" on:click=reconnect>"Reconnect VICIdial"</button>
+                </div>
             })}
             <form class="card dial" on:submit=dial>
                 <label for="dial-code">"Country code"</label>

@@ -13,7 +13,6 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let agent = use_context::<super::Agent>();
-    let screen_password = use_context::<super::ScreenPassword>();
 
     let available = move || config.get().is_some_and(|c| c.login_available);
     let notice = move || match config.get() {
@@ -43,9 +42,6 @@ pub fn LoginScreen(config: Signal<Option<RuntimeConfig>>) -> impl IntoView {
             busy.set(false);
             match result {
                 Ok(profile) => {
-                    if let Some(p) = screen_password {
-                        p.0.set(Some(request.password));
-                    }
                     if let Some(agent) = agent {
                         agent.set(Some(profile));
                     }

@@ -16,11 +16,6 @@ pub use self::{desk::Desk, login::LoginScreen, status::StatusLine};
 /// The logged-in agent, once `/api/me` or `/api/login` says who it is.
 pub type Agent = RwSignal<Option<AgentProfile>>;
 
-/// The password the agent typed at login, kept in memory only, to log VICIdial's own agent
-/// screen in (it is never stored, and a reload asks for it again).
-#[derive(Clone, Copy)]
-pub struct ScreenPassword(pub RwSignal<Option<String>>);
-
 /// Where the app stands with its own server.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerLink {
@@ -44,9 +39,7 @@ pub fn App() -> impl IntoView {
         set_link.set(next);
     });
     let agent: Agent = RwSignal::new(None);
-    let password = ScreenPassword(RwSignal::new(None));
     provide_context(agent);
-    provide_context(password);
     leptos::task::spawn_local(async move {
         if let Ok(Some(profile)) = http::get_json::<Option<AgentProfile>>("/api/me").await {
             agent.set(Some(profile));
@@ -63,7 +56,7 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="content">
                 {move || match agent.get() {
-                    Some(profile) => view! { <Desk profile=profile password=password.0 /> }.into_any(),
+                    Some(profile) => view! { <Desk profile=profile /> }.into_any(),
                     None => view! { <LoginScreen config=config /> }.into_any(),
                 }}
             </main>

@@ -2,8 +2,10 @@
 //! logged with their cause chain and answered opaquely, so no internal detail (or secret)
 //! reaches the browser.
 
+use std::time::Duration;
+
 use axum::{
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -47,6 +49,17 @@ pub enum ApiError {
         /// Explanation for the agent.
         message: String,
     },
+    /// 429: too many attempts or open streams; `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// Stable machine code.
+        code: &'static str,
+        /// Explanation for the agent.
+        message: String,
+        /// How long until the next attempt can succeed (sent as `Retry-After`, whole seconds,
+        /// rounded up).
+        retry_after: Duration,
+    },
     /// 503 with a reason the agent may see (e.g. VICIdial unreachable).
     #[error("{message}")]
     Unavailable {
@@ -84,6 +97,9 @@ impl ApiError {
             ApiError::Forbidden { code, message } => (StatusCode::FORBIDDEN, body(code, message)),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, body("not_found", message)),
             ApiError::Conflict { code, message } => (StatusCode::CONFLICT, body(code, message)),
+            ApiError::TooManyRequests { code, message, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, body(code, message))
+            }
             ApiError::Unavailable { code, message } => {
                 (StatusCode::SERVICE_UNAVAILABLE, body(code, message))
             }
@@ -104,8 +120,19 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(err) = &self {
             tracing::error!(error = ?err, "internal error");
         }
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_value(*retry_after));
+        }
+        resp
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up and at least 1 (0 would invite a busy loop).
+pub fn retry_after_value(wait: Duration) -> HeaderValue {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
 }
 
 /// `Json<T>` whose rejection (bad JSON, wrong types, wrong content type) is a 400 with the
@@ -140,6 +167,19 @@ mod tests {
         let (status, body) = err.status_and_body();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.message.contains("hunter2"));
+    }
+
+    #[test]
+    fn throttled_answers_say_when_to_come_back() {
+        let resp = ApiError::TooManyRequests {
+            code: "too_many_attempts",
+            message: "wait".into(),
+            retry_after: Duration::from_millis(2_100),
+        }
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(retry_after_value(Duration::ZERO), "1");
     }
 
     #[test]

@@ -1,9 +1,14 @@
 //! HTTP routes: the agent API under `/api`, health probes, and the embedded frontend with SPA
-//! fallback. Every response carries the security headers built once in [`SecurityHeaders`].
+//! fallback. Every response carries the security headers built once in [`SecurityHeaders`];
+//! every request passes the load limits of [`limits`] and, for logins, the per-IP
+//! [`throttle`]. [`serve`] runs the router with its connection limit.
 
 pub mod error;
 mod health;
+pub mod limits;
 mod security;
+pub mod serve;
+pub mod throttle;
 
 use axum::{
     extract::State,
@@ -13,11 +18,14 @@ use axum::{
     Json, Router,
 };
 use dialdeck_shared::RuntimeConfig;
-use tower_http::trace::TraceLayer;
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
 pub use self::{
     error::{ApiError, ApiJson},
+    limits::LimitArgs,
     security::SecurityHeaders,
+    serve::{serve, PeerAddr},
+    throttle::ThrottleArgs,
 };
 use crate::{assets, AppState};
 
@@ -27,6 +35,12 @@ pub fn router(state: AppState) -> Router {
         state.config().frame_origin().as_deref(),
         &state.config().phone_ws_origins,
     );
+    let limits = &state.config().limits;
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_requests));
+    let streams = limits::StreamSlots::new(limits.max_streams_per_agent);
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, limits.request_timeout());
+    let login_throttle = throttle::LoginThrottle::new(&state.config().throttle);
     let api = Router::new()
         .route("/config", get(runtime_config))
         .merge(crate::outbox::routes::router())
@@ -37,6 +51,22 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(frontend)
+        // Each layer wraps the ones before it: the stream cap and the login throttle run next
+        // to the routes, the timeout covers them and the handlers, the in-flight cap all of it.
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), streams),
+            limits::stream_cap,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            login_throttle,
+            throttle::per_ip,
+        ))
+        .layer(timeout)
+        .layer(axum::middleware::from_fn(limits::timeout_body))
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limits::in_flight,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             security,
             security::apply,

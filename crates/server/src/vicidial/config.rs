@@ -16,11 +16,14 @@ pub struct VicidialArgs {
         hide_env_values = true
     )]
     pub db_url: Option<SecretString>,
-    /// The campaign agents log into.
+    /// For single-campaign setups: the campaign of a login that names none (it must still be
+    /// allowed to the agent). Empty (the default): every login names its campaign, one of
+    /// those `POST /api/login/campaigns` offers.
     #[arg(
         long = "vicidial-campaign",
         env = "DIALDECK_VICIDIAL_CAMPAIGN",
-        default_value = "TESTCAMP"
+        default_value_t = String::new(),
+        hide_default_value = true
     )]
     pub campaign: String,
     /// ICE servers handed to the softphone, comma-separated `stun:`/`turn:` URLs.
@@ -115,6 +118,11 @@ impl VicidialArgs {
         let rest = &url[scheme_end..];
         let host_end = rest.find('/').unwrap_or(rest.len());
         Some(format!("{}{}", &url[..scheme_end], &rest[..host_end]))
+    }
+
+    /// The campaign of a login that names none ([`VicidialArgs::campaign`]), if configured.
+    pub fn default_campaign(&self) -> Option<&str> {
+        Some(self.campaign.as_str()).filter(|c| !c.is_empty())
     }
 
     /// The deadline of `campaign_id`, if it has one.
@@ -230,10 +238,17 @@ impl VicidialArgs {
                 });
             }
         }
-        if self.campaign.is_empty() || self.campaign.len() > 8 {
+        if self.campaign.len() > 8
+            || !self
+                .campaign
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err(ConfigError {
                 variable: "DIALDECK_VICIDIAL_CAMPAIGN",
-                problem: "must be a VICIdial campaign_id (1 to 8 characters)".into(),
+                problem:
+                    "must be a VICIdial campaign_id (up to 8 letters, digits, - or _), or unset"
+                        .into(),
             });
         }
         for ice in &self.ice_servers {

@@ -1,7 +1,8 @@
-//! The agent's VICIdial routes, assembled in one place: [`login`](super::login) (login, logout,
-//! the agent's profile), [`desk`](super::desk) (live state over SSE, statuses, the lead on
-//! screen) and [`call`](super::call) (call control through the Agent API); and the edge helpers
-//! they share to turn VICIdial's failures into API errors.
+//! The agent's VICIdial routes, assembled in one place: [`login`](super::login) (login and its
+//! campaigns, logout, the agent's profile, the agent screen's login form),
+//! [`desk`](super::desk) (live state over SSE, statuses, the lead on screen) and
+//! [`call`](super::call) (call control through the Agent API); and the edge helpers they share
+//! to turn VICIdial's failures into API errors.
 //!
 //! Every route acts on the session's own agent only: no request names another agent.
 
@@ -19,6 +20,7 @@ use crate::{http::ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(super::login::login))
+        .route("/login/campaigns", post(super::login::campaigns))
         .route("/admin/login", post(super::login::admin_login))
         .route("/logout", post(super::login::logout))
         .route("/me", get(super::login::me))
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/lead/{id}", get(super::desk::lead))
         .route("/agent/state", get(super::desk::state_route))
         .route("/agent/events", get(super::desk::events))
+        .route("/agent/screen-login", post(super::login::screen_login))
         .route("/agent/pause", post(super::call::pause))
         .route("/call/dial", post(super::call::dial))
         .route("/call/hangup", post(super::call::hangup))

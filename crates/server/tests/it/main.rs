@@ -1,6 +1,7 @@
 //! The server's integration tests, one binary (STYLE.md).
 
 mod ghl;
+mod login;
 mod outbox;
 mod vicidial;
 mod vicidial_flow;
