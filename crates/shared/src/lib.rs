@@ -26,8 +26,9 @@ pub struct ApiErrorBody {
     pub message: String,
 }
 
-/// `POST /api/login`: an agent's VICIdial user and password.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/login`: an agent's VICIdial user and password. Its `Debug` never shows the
+/// password, so a request logged by mistake leaks nothing.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// VICIdial `vicidial_users.user`.
     pub user: String,
@@ -37,6 +38,16 @@ pub struct LoginRequest {
     /// returned for this user. Ignored by `POST /api/admin/login`.
     #[serde(default)]
     pub campaign: Option<String>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("campaign", &self.campaign)
+            .finish()
+    }
 }
 
 /// A campaign the agent may log into (`vicidial_campaigns`, allowed by the agent's user
@@ -705,6 +716,20 @@ mod tests {
         let json = serde_json::to_string(&cfg).unwrap();
         assert!(json.contains("\"vicidial_web_origin\":\"https://dialer.example\""));
         assert_eq!(serde_json::from_str::<RuntimeConfig>(&json).unwrap(), cfg);
+    }
+
+    #[test]
+    fn a_login_request_never_prints_its_password() {
+        let req = LoginRequest {
+            user: "1001".into(),
+            password: "agentpass1".into(),
+            campaign: None,
+        };
+        let shown = format!("{req:?}");
+        assert!(
+            shown.contains("1001") && !shown.contains("agentpass1"),
+            "{shown}"
+        );
     }
 
     #[test]
