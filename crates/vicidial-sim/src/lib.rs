@@ -31,6 +31,7 @@
 
 mod agent_api;
 mod auth;
+mod channels;
 mod db;
 pub mod mariadb;
 mod non_agent_api;
@@ -41,6 +42,6 @@ mod sim;
 mod tables;
 
 pub use auth::vicidial_pass_hash;
-pub use screen::LoginRefused;
+pub use screen::{LoginRefused, LOGIN_FORM_FIELDS};
 pub use sim::{Api, Callback, LedgerEntry, Outcome, SimOptions, VicidialSim};
 pub use tables::install_extra_tables;
