@@ -29,7 +29,7 @@ use crate::{
 /// PHP reads each by name, so the order does not matter to vicidial.php; an absent field is
 /// an empty one. `JS_browser_height` must hold the window height: vicidial.php computes
 /// `$CHheight = ($JS_browser_height - 50)` unconditionally, which PHP 8 refuses for an empty
-/// string (see [`vicidial_php`]). `JS_browser_width` is only used in arithmetic for users with
+/// string (the login then dies after writing its rows). `JS_browser_width` is only used in arithmetic for users with
 /// `agent_fullscreen='Y'` (a column this schema does not have).
 pub const LOGIN_FORM_FIELDS: &[&str] = &[
     "DB",
@@ -1101,6 +1101,9 @@ pub(crate) async fn tick(shared: &Shared, user: &str, session_name: &str) -> any
             if campaign.auto_dial_level.parse::<f64>().unwrap_or(0.0) > 0.0 {
                 set_live(pool, user, "status = 'READY', last_state_change = NOW()").await?;
             }
+        } else if value.contains("PAUSE") && la.status == "READY" {
+            // AutoDial_ReSume_PauSe("VDADpause"): the agent stops taking calls.
+            set_live(pool, user, "status = 'PAUSED', last_state_change = NOW()").await?;
         }
         shared.record(LedgerEntry::Pause {
             agent: user.to_string(),
