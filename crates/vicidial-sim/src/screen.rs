@@ -29,8 +29,8 @@ use crate::{
 /// PHP reads each by name, so the order does not matter to vicidial.php; an absent field is
 /// an empty one. `JS_browser_height` must hold the window height: vicidial.php computes
 /// `$CHheight = ($JS_browser_height - 50)` unconditionally, which PHP 8 refuses for an empty
-/// string (the login then dies after writing its rows). `JS_browser_width` is only used in arithmetic for users with
-/// `agent_fullscreen='Y'` (a column this schema does not have).
+/// string (the login then dies after writing its rows). `JS_browser_width` is only used in
+/// arithmetic for users with `agent_fullscreen='Y'` (a column this schema does not have).
 pub const LOGIN_FORM_FIELDS: &[&str] = &[
     "DB",
     "JS_browser_height",
@@ -1361,12 +1361,9 @@ async fn answer(
     let n = shared.next_n();
     let uniqueid = format!("{}.{n}", now.epoch());
     let channel = format!("{CUSTOMER_CHANNEL}{n:08x}");
-    sqlx::query("UPDATE vicidial_live_agents SET uniqueid = ?, channel = ? WHERE user = ?")
-        .bind(&uniqueid)
-        .bind(&channel)
-        .bind(user)
-        .execute(&shared.pool)
-        .await?;
+    // The customer's channel is bridged into the agent's conference and the call logged;
+    // the agent's row learns the call's uniqueid last, so whoever sees it finds the log.
+    channels::add(&shared.pool, &la.server_ip, &la.conf_exten, &channel).await?;
     sqlx::query("UPDATE vicidial_auto_calls SET uniqueid = ?, channel = ? WHERE callerid = ?")
         .bind(&uniqueid)
         .bind(&channel)
@@ -1374,8 +1371,12 @@ async fn answer(
         .execute(&shared.pool)
         .await?;
     insert_log(shared, user, la, call, &uniqueid, now).await?;
-    // The customer's channel is bridged into the agent's conference.
-    channels::add(&shared.pool, &la.server_ip, &la.conf_exten, &channel).await?;
+    sqlx::query("UPDATE vicidial_live_agents SET uniqueid = ?, channel = ? WHERE user = ?")
+        .bind(&uniqueid)
+        .bind(&channel)
+        .bind(user)
+        .execute(&shared.pool)
+        .await?;
     shared.record(LedgerEntry::CallAnswered {
         agent: user.to_string(),
         lead_id: call.lead_id,

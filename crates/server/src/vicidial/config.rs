@@ -288,3 +288,37 @@ impl VicidialArgs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::config::Config;
+
+    fn parse(extra: &[&str]) -> Result<Config, String> {
+        let mut args = vec!["dialdeck"];
+        args.extend_from_slice(extra);
+        let config = Config::try_parse_from(args).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn desk_settings_have_defaults_and_are_checked() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.vicidial.screen_stale_secs, 5);
+        assert_eq!(config.vicidial.dial_grace_ms, 2000);
+        assert_eq!(config.vicidial.default_country, "US");
+        assert_eq!(
+            parse(&["--default-country", "it"])
+                .unwrap()
+                .vicidial
+                .default_country,
+            "it"
+        );
+        let err = parse(&["--default-country", "ZZ"]).unwrap_err();
+        assert!(err.contains("DIALDECK_DEFAULT_COUNTRY"), "{err}");
+        let err = parse(&["--vicidial-screen-stale-secs", "1"]).unwrap_err();
+        assert!(err.contains("DIALDECK_VICIDIAL_SCREEN_STALE_SECS"), "{err}");
+    }
+}
