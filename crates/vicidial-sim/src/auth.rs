@@ -42,6 +42,10 @@ pub enum Caller {
     NonAgentApi,
     /// `agc/vicidial.php`: `user_level > 0`, not `api_only_user`; success resets the counter.
     AgentScreen,
+    /// The screen's AJAX calls (`conf_exten_check.php`, `user_update` 0): `user_level > 0`;
+    /// success leaves the counters alone. With `pass_is_hash` (`bcrypt` left at its default
+    /// 1) and hashing on, `pass` is compared with `pass_hash` as given.
+    ScreenPoll { pass_is_hash: bool },
 }
 
 /// VICIdial's `pass_hash`: bcrypt `$2a$` of the filtered password + NUL, salt = the 16 bytes
@@ -70,15 +74,19 @@ pub async fn user_authorization(
     .fetch_one(pool)
     .await?;
     let (pass_sql, pass_value) = if db::s(&settings, "pass_hash_enabled") == "1" {
-        let hash = vicidial_pass_hash(
-            pass,
-            &db::s(&settings, "pass_key"),
-            db::n(&settings, "pass_cost") as u32,
-        );
-        (
-            "pass_hash = ?",
-            hash.unwrap_or_else(|| "-no-hash-".to_string()),
-        )
+        if let Caller::ScreenPoll { pass_is_hash: true } = caller {
+            ("pass_hash = ?", pass.to_string())
+        } else {
+            let hash = vicidial_pass_hash(
+                pass,
+                &db::s(&settings, "pass_key"),
+                db::n(&settings, "pass_cost") as u32,
+            );
+            (
+                "pass_hash = ?",
+                hash.unwrap_or_else(|| "-no-hash-".to_string()),
+            )
+        }
     } else {
         ("pass = ?", pass.to_string())
     };

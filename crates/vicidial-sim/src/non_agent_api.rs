@@ -172,7 +172,7 @@ async fn agent_status(shared: &Shared, api: &ApiUser, agent_user: &str) -> anyho
         "SELECT COALESCE(a.status, '') AS status, COALESCE(a.callerid, '') AS callerid, CAST(a.lead_id AS SIGNED) AS lead_id, \
          COALESCE(a.campaign_id, '') AS campaign_id, CAST(COALESCE(a.calls_today, 0) AS SIGNED) AS calls_today, \
          COALESCE(a.pause_code, '') AS pause_code, COALESCE(a.conf_exten, '') AS conf_exten, \
-         CAST(COALESCE(a.preview_lead_id, 0) AS SIGNED) AS preview_lead_id, \
+         CAST(COALESCE(a.preview_lead_id, 0) AS SIGNED) AS preview_lead_id, COALESCE(a.uniqueid, '') AS uniqueid, \
          COALESCE(l.phone_number, '') AS phone_number, COALESCE(l.vendor_lead_code, '') AS vendor_lead_code \
          FROM vicidial_live_agents a LEFT JOIN vicidial_list l ON l.lead_id = a.lead_id AND a.lead_id > 0 WHERE a.user = ?",
     )
@@ -185,13 +185,14 @@ async fn agent_status(shared: &Shared, api: &ApiUser, agent_user: &str) -> anyho
     let status = db::s(&la, "status");
     let lead_id = db::n(&la, "lead_id");
     let sub = screen::sub_status(
-        shared,
-        agent_user,
+        pool,
         &status,
+        &db::s(&la, "callerid"),
+        &db::s(&la, "uniqueid"),
         lead_id,
         db::n(&la, "preview_lead_id"),
     )
-    .await;
+    .await?;
     Ok(format!(
         "{status}|{}|{lead_id}|{}|{}|{}|{}|{}|{}|{sub}|{}|{}|{}\n",
         db::s(&la, "callerid"),
@@ -226,7 +227,8 @@ async fn logged_in_agents(shared: &Shared, api: &ApiUser, p: &Params) -> anyhow:
          COALESCE(a.status, '') AS status, CAST(a.lead_id AS SIGNED) AS lead_id, COALESCE(a.callerid, '') AS callerid, \
          CAST(COALESCE(a.calls_today, 0) AS SIGNED) AS calls_today, COALESCE(u.full_name, '') AS full_name, \
          COALESCE(u.user_group, '') AS user_group, CAST(COALESCE(u.user_level, 0) AS SIGNED) AS user_level, \
-         COALESCE(a.pause_code, '') AS pause_code, CAST(COALESCE(a.preview_lead_id, 0) AS SIGNED) AS preview_lead_id \
+         COALESCE(a.pause_code, '') AS pause_code, CAST(COALESCE(a.preview_lead_id, 0) AS SIGNED) AS preview_lead_id, \
+         COALESCE(a.uniqueid, '') AS uniqueid \
          FROM vicidial_live_agents a LEFT JOIN vicidial_users u ON u.user = a.user ORDER BY a.user",
     )
     .fetch_all(&shared.pool)
@@ -252,13 +254,14 @@ async fn logged_in_agents(shared: &Shared, api: &ApiUser, p: &Params) -> anyhow:
         );
         if show_sub {
             let sub = screen::sub_status(
-                shared,
-                &agent,
+                &shared.pool,
                 &status,
+                &db::s(&r, "callerid"),
+                &db::s(&r, "uniqueid"),
                 lead_id,
                 db::n(&r, "preview_lead_id"),
             )
-            .await;
+            .await?;
             let _ = write!(out, "|{}|{sub}", db::s(&r, "pause_code"));
         }
         out.push('\n');

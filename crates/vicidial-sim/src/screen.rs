@@ -15,11 +15,48 @@ use sqlx::{mysql::MySqlRow, MySqlPool};
 
 use crate::{
     agent_api::is_callback_status,
-    auth::{user_authorization, AuthResult, Caller},
+    auth::{user_authorization, vicidial_pass_hash, AuthResult, Caller},
+    channels,
     db::{self, Now},
     params::{self, Params},
     sim::{html, internal, Call, Callback, LedgerEntry, Outcome, Shared},
 };
+
+/// The fields VICIdial's login form posts to `agc/vicidial.php`, in the page's order (stock
+/// 2.14 `vicidial.php`, its "Re-Login" form, which has every field the other login forms
+/// have: `DB`, the browser size its `browser_dimensions()` fills in on load, `admin_test`,
+/// the five `LOGINvar`s, `hide_relogin_fields`, the phone and user logins and the campaign).
+/// PHP reads each by name, so the order does not matter to vicidial.php; an absent field is
+/// an empty one. `JS_browser_height` must hold the window height: vicidial.php computes
+/// `$CHheight = ($JS_browser_height - 50)` unconditionally, which PHP 8 refuses for an empty
+/// string (the login then dies after writing its rows). `JS_browser_width` is only used in
+/// arithmetic for users with `agent_fullscreen='Y'` (a column this schema does not have).
+pub const LOGIN_FORM_FIELDS: &[&str] = &[
+    "DB",
+    "JS_browser_height",
+    "JS_browser_width",
+    "admin_test",
+    "LOGINvarONE",
+    "LOGINvarTWO",
+    "LOGINvarTHREE",
+    "LOGINvarFOUR",
+    "LOGINvarFIVE",
+    "hide_relogin_fields",
+    "phone_login",
+    "phone_pass",
+    "VD_login",
+    "VD_pass",
+    "VD_campaign",
+];
+
+/// How the simulated carrier's channels are named (`SIP/carrier-0000002a`).
+const CUSTOMER_CHANNEL: &str = "SIP/carrier-";
+
+/// The line of stock vicidial.php 2.14-710c that dies on PHP 8 when the login form carried no
+/// browser height (`$CHheight = ($JS_browser_height - 50);`).
+const FATAL_LINE: u32 = 5666;
+/// Where vicidial.php lives on a ViciBox install (the path PHP prints in its fatal error).
+const VICIDIAL_PHP_PATH: &str = "/srv/www/htdocs/agc/vicidial.php";
 
 /// Why the agent screen refused a login, with VICIdial's wording.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +97,7 @@ pub struct Session {
     pub session_name: String,
     pub server_ip: String,
     pub extension: String,
+    pub agent_log_id: u64,
 }
 
 /// Opens the session of `user` in `campaign` with the phone whose `phones.login` is
@@ -262,7 +300,7 @@ pub(crate) async fn open_session(
         )
         .await?;
     }
-    shared.reset_screen(user);
+    shared.reset_screen(user, &session_name);
     shared.record(LedgerEntry::Login {
         agent: user.to_string(),
         campaign: campaign.to_string(),
@@ -275,6 +313,7 @@ pub(crate) async fn open_session(
         session_name,
         server_ip,
         extension,
+        agent_log_id,
     }))
 }
 
@@ -305,6 +344,16 @@ async fn insert_manager(
 
 /// `agc/vicidial.php`: without credentials the login form; with them the login and the agent
 /// screen page, or VICIdial's error page. No `X-Frame-Options`: the page may be framed.
+///
+/// A login whose form lacks `JS_browser_height` (or has it empty) dies as stock vicidial.php
+/// 2.14 dies on PHP 8: every session row is written first (`vicidial_live_agents`,
+/// `vicidial_session_data`, `web_client_sessions`, `vicidial_agent_log`, ...), then
+/// `$CHheight = ($JS_browser_height - 50)` throws `TypeError: Unsupported operand types:
+/// string - int`. The answer is HTTP 200, not 500: by then the page has printed far more
+/// than php.ini's `output_buffering` (4096 bytes), so PHP has already sent its headers. The
+/// body is the page so far followed by PHP's message as `display_errors=On` prints it (with
+/// the production `display_errors=Off` the same page simply ends there). Either way the page
+/// has no script: nothing polls `conf_exten_check.php`, nothing queued is ever carried out.
 pub(crate) async fn vicidial_php(
     State(shared): State<Arc<Shared>>,
     RawQuery(q): RawQuery,
@@ -317,12 +366,22 @@ pub(crate) async fn vicidial_php(
     }
 }
 
+/// PHP 8 arithmetic accepts a string with a numeric prefix (with a warning for trailing
+/// junk) and throws a `TypeError` for any other, the empty string included. vicidial.php
+/// keeps only `[0-9a-z]` of the field, so a numeric prefix is a leading digit.
+fn php_arithmetic_ok(value: &str) -> bool {
+    value.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
 async fn vicidial_php_page(shared: &Shared, p: &Params) -> anyhow::Result<String> {
     let user = p.filtered("VD_login", params::word);
     let pass = params::filter_password(&p.raw("VD_pass"));
     let campaign = p.filtered("VD_campaign", params::word).to_uppercase();
     let mut phone_login = p.filtered("phone_login", params::word);
     let mut phone_pass = params::filter_password(&p.raw("phone_pass"));
+    let browser_height = p.filtered("JS_browser_height", |c| {
+        c.is_ascii_digit() || c.is_ascii_lowercase()
+    });
     if user.is_empty() || pass.is_empty() || campaign.is_empty() {
         return Ok(login_form(&user, &campaign, &phone_login));
     }
@@ -351,10 +410,52 @@ async fn vicidial_php_page(shared: &Shared, p: &Params) -> anyhow::Result<String
     if phone_ok == 0 {
         return Ok(error_page(LoginRefused::BadPhone.message()));
     }
-    match open_session(shared, &user, &campaign, &phone_login).await? {
-        Ok(session) => Ok(agent_page(&session, &campaign)),
-        Err(refused) => Ok(error_page(refused.message())),
+    let session = match open_session(shared, &user, &campaign, &phone_login).await? {
+        Ok(session) => session,
+        Err(refused) => return Ok(error_page(refused.message())),
+    };
+    if !php_arithmetic_ok(&browser_height) {
+        let message = "Uncaught TypeError: Unsupported operand types: string - int";
+        shared.record(LedgerEntry::PhpFatal {
+            agent: user.clone(),
+            script: "vicidial.php".to_string(),
+            message: message.to_string(),
+            at: Now::get().utc,
+        });
+        return Ok(fatal_page(&session, message));
     }
+    let settings = sqlx::query(
+        "SELECT COALESCE(pass_hash_enabled, '0') AS pass_hash_enabled, COALESCE(pass_key, '') AS pass_key, \
+         CAST(COALESCE(pass_cost, 2) AS SIGNED) AS pass_cost FROM system_settings LIMIT 1",
+    )
+    .fetch_one(&shared.pool)
+    .await?;
+    // The page keeps the agent's password in its JavaScript for every AJAX call; with
+    // hashing on it keeps the hash (`user_authorization()` returns it) and the polls send
+    // that with `bcrypt` left at its default.
+    let page_pass = if db::s(&settings, "pass_hash_enabled") == "1" {
+        vicidial_pass_hash(
+            &pass,
+            &db::s(&settings, "pass_key"),
+            db::n(&settings, "pass_cost") as u32,
+        )
+        .unwrap_or_default()
+    } else {
+        pass.clone()
+    };
+    let auto_dial_level: String = sqlx::query_scalar(
+        "SELECT COALESCE(auto_dial_level, '0') FROM vicidial_campaigns WHERE campaign_id = ?",
+    )
+    .bind(&campaign)
+    .fetch_optional(&shared.pool)
+    .await?
+    .unwrap_or_else(|| "0".to_string());
+    Ok(agent_page(
+        &session,
+        &campaign,
+        &page_pass,
+        &auto_dial_level,
+    ))
 }
 
 fn escape(s: &str) -> String {
@@ -364,10 +465,31 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A JavaScript string literal's content (the page's `var pass = "...";`).
+fn js_string(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('<', "\\x3c")
+}
+
 fn login_form(user: &str, campaign: &str, phone_login: &str) -> String {
+    let mut hidden = String::new();
+    for field in LOGIN_FORM_FIELDS {
+        if !matches!(
+            *field,
+            "phone_login" | "phone_pass" | "VD_login" | "VD_pass" | "VD_campaign"
+        ) {
+            hidden.push_str(&format!(
+                "<input type=\"hidden\" name=\"{field}\" id=\"{field}\" value=\"\" />\n"
+            ));
+        }
+    }
     format!(
-        "<html>\n<head><title>Agent web client: Campaign Login</title></head>\n<body>\n\
-         <form name=\"vicidial_form\" action=\"vicidial.php\" method=\"post\">\n\
+        "<html>\n<head><title>Agent web client: Campaign Login</title></head>\n\
+         <body onresize=\"browser_dimensions();\" onload=\"browser_dimensions();\">\n\
+         <script>function browser_dimensions() {{ document.vicidial_form.JS_browser_width.value = window.innerWidth; \
+         document.vicidial_form.JS_browser_height.value = window.innerHeight; }}</script>\n\
+         <form name=\"vicidial_form\" id=\"vicidial_form\" action=\"vicidial.php\" method=\"post\">\n{hidden}\
          Phone Login: <input type=\"text\" name=\"phone_login\" value=\"{}\"><br>\n\
          Phone Password: <input type=\"password\" name=\"phone_pass\"><br>\n\
          User Login: <input type=\"text\" name=\"VD_login\" value=\"{}\"><br>\n\
@@ -387,10 +509,27 @@ fn error_page(message: &str) -> String {
     )
 }
 
-/// The agent screen: shows the session and polls `conf_exten_check.php` every second with the
-/// session name (the simulator identifies the screen by `user` + `session_name`; the password
-/// is not put into the page).
-fn agent_page(session: &Session, campaign: &str) -> String {
+/// What vicidial.php has printed when it dies at [`FATAL_LINE`] (the head and the comments of
+/// the login steps), then PHP's fatal error message (`html_errors` on, as php-fpm has it).
+fn fatal_page(session: &Session, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<html xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n\
+         <meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\" />\n\
+         <!-- campaign is set to manual dial: 0 -->\n\
+         <!-- new vicidial_live_agents record inserted: |1| -->\n\
+         <!-- client web browser used: W3C-Compliant |vicidial-sim|0| -->\n\
+         <!-- vicidial_agent_log record inserted: |1|{agent_log}| -->\n\
+         <br />\n<b>Fatal error</b>:  {message} in {VICIDIAL_PHP_PATH}:{FATAL_LINE}\n\
+         Stack trace:\n#0 {{main}}\n  thrown in <b>{VICIDIAL_PHP_PATH}</b> on line <b>{FATAL_LINE}</b><br />\n",
+        agent_log = session.agent_log_id,
+    )
+}
+
+/// The agent screen: shows the session and polls `conf_exten_check.php` every second with
+/// what vicidial.php's `check_for_conf_calls()` sends (`server_ip`, `session_name`, `user`,
+/// `pass`, `client=vdc`, `conf_exten`, `auto_dial_level`, `campagentstdisp`). Like the real
+/// page it holds the password (or its hash) in its JavaScript.
+fn agent_page(session: &Session, campaign: &str, pass: &str, auto_dial_level: &str) -> String {
     format!(
         r#"<html>
 <head><title>Agent web client: {user}</title></head>
@@ -398,16 +537,21 @@ fn agent_page(session: &Session, campaign: &str) -> String {
 <div id="session">user {user} | campaign {campaign} | session_id {conf} | server_ip {server} | extension {ext}</div>
 <pre id="status">waiting for the first poll</pre>
 <script>
-var user = "{user}";
-var session_name = "{session}";
-var server_ip = "{server}";
+var user = "{js_user}";
+var pass = "{js_pass}";
+var session_name = "{js_session}";
+var server_ip = "{js_server}";
+var session_id = "{js_conf}";
+var auto_dial_level = "{js_level}";
+var campagentstdisp = "NO";
 var timer = setInterval(function () {{
-  var body = new URLSearchParams({{user: user, session_name: session_name, server_ip: server_ip, client: "vdc"}});
-  fetch("conf_exten_check.php", {{method: "POST", body: body}})
+  var checkconf_query = "server_ip=" + server_ip + "&session_name=" + session_name + "&user=" + user + "&pass=" + encodeURIComponent(pass)
+    + "&client=vdc&conf_exten=" + session_id + "&auto_dial_level=" + auto_dial_level + "&campagentstdisp=" + campagentstdisp;
+  fetch("conf_exten_check.php", {{method: "POST", headers: {{"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}}, body: checkconf_query}})
     .then(function (r) {{ return r.text(); }})
     .then(function (t) {{
       document.getElementById("status").textContent = t;
-      if (t.indexOf("Logged-in: 0") >= 0 || t.indexOf("Logged-in: API_LOGOUT") >= 0) {{ clearInterval(timer); }}
+      if (t.indexOf("Logged-in: DEAD_VLA") >= 0 || t.indexOf("Logged-in: API_LOGOUT") >= 0 || t.indexOf("Invalid ") == 0) {{ clearInterval(timer); }}
     }})
     .catch(function (e) {{ document.getElementById("status").textContent = "poll failed: " + e; }});
 }}, 1000);
@@ -420,92 +564,294 @@ var timer = setInterval(function () {{
         conf = escape(&session.conf_exten),
         server = escape(&session.server_ip),
         ext = escape(&session.extension),
-        session = escape(&session.session_name),
+        js_user = js_string(&session.user),
+        js_pass = js_string(pass),
+        js_session = js_string(&session.session_name),
+        js_server = js_string(&session.server_ip),
+        js_conf = js_string(&session.conf_exten),
+        js_level = js_string(auto_dial_level),
     )
 }
 
-/// `agc/conf_exten_check.php`: one poll of a browser screen = one [`tick`], answered with the
-/// screen's status line.
+/// `agc/conf_exten_check.php` (2.14-54), the screen's once-a-second poll, with its checks in
+/// its order: the agent's `user`/`pass` (the plain password, or with hashing on the hash the
+/// page holds, `bcrypt` left at 1; a wrong one counts toward the lockout like any login),
+/// `server_ip` and `session_name` (known in `web_client_sessions`), `conf_exten`. With
+/// `client=vdc` it refreshes the agent's row (`random_id`, which also refreshes the classic
+/// TIMESTAMP `last_update_time`), detects a dead call from `vicidial_auto_calls` and prints
+/// the status line; then, for every client, the channels of the conference from
+/// `live_sip_channels` and `live_channels`. The page's handling of the answer (what its
+/// JavaScript does with the `API...` fields) is [`tick`], run after the answer is made.
 pub(crate) async fn conf_exten_check(
     State(shared): State<Arc<Shared>>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
     let p = Params::parse(q.as_deref(), &body);
-    match conf_exten_check_line(&shared, &p).await {
-        Ok(line) => html(line),
+    match conf_exten_check_body(&shared, &p).await {
+        Ok(body) => html(body),
         Err(e) => internal(e),
     }
 }
 
-async fn conf_exten_check_line(shared: &Shared, p: &Params) -> anyhow::Result<String> {
-    let user = p.filtered("user", params::word);
-    let session_name = p.filtered("session_name", params::word);
-    let server_ip = p.filtered("server_ip", |c| c.is_ascii_digit() || c == '.');
+/// conf_exten_check.php's filter for `session_name`, `server_ip`, `pass`: quotes, backslash
+/// and `;` removed (and spaces for `user`/`pass`).
+fn strip_sql_chars(s: &str, spaces: bool) -> String {
+    s.chars()
+        .filter(|c| !(matches!(c, '\'' | '"' | '\\' | ';') || (spaces && *c == ' ')))
+        .collect()
+}
+
+async fn conf_exten_check_body(shared: &Shared, p: &Params) -> anyhow::Result<String> {
+    let pool = &shared.pool;
+    let user: String = strip_sql_chars(&p.raw("user"), true)
+        .chars()
+        .filter(|c| params::word(*c))
+        .collect();
+    let pass = strip_sql_chars(&p.raw("pass"), true);
+    let server_ip = strip_sql_chars(&p.raw("server_ip"), false);
+    let session_name = strip_sql_chars(&p.raw("session_name"), false);
+    let conf_exten = p.filtered("conf_exten", params::word);
+    let client = if p.has("client") {
+        p.raw("client")
+    } else {
+        "agc".to_string()
+    };
+    let action = if p.has("ACTION") {
+        p.raw("ACTION")
+    } else {
+        "refresh".to_string()
+    };
+    // bcrypt=1 (the default) means `pass` already is the hash when hashing is on.
+    let pass_is_hash = p.raw("bcrypt") != "OFF" && p.raw("bcrypt") != "0";
+    let auth = user_authorization(pool, &user, &pass, Caller::ScreenPoll { pass_is_hash }).await?;
+    if user.len() < 2 || pass.len() < 2 || auth != AuthResult::Good {
+        return Ok(format!(
+            "Invalid Username/Password: |{user}|{pass}|{}|\n",
+            auth_message(pool, auth, &user, &pass, pass_is_hash).await?
+        ));
+    }
+    if server_ip.len() < 6 || session_name.len() < 12 {
+        return Ok(format!(
+            "Invalid server_ip: {server_ip} or Invalid session_name: {session_name}\n"
+        ));
+    }
     let known: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM web_client_sessions w JOIN vicidial_session_data d ON d.session_name = w.session_name \
-         WHERE w.session_name = ? AND w.server_ip = ? AND d.user = ?",
+        "SELECT COUNT(*) FROM web_client_sessions WHERE session_name = ? AND server_ip = ?",
     )
     .bind(&session_name)
     .bind(&server_ip)
-    .bind(&user)
-    .fetch_one(&shared.pool)
+    .fetch_one(pool)
     .await?;
-    let now = Now::get();
-    if session_name.len() < 12 || known == 0 {
-        // The session ended (logout deletes it) or never existed.
-        let live: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_live_agents WHERE user = ?")
-                .bind(&user)
-                .fetch_one(&shared.pool)
-                .await?;
-        if live == 0 {
-            return Ok(format!(
-                "DateTime: {}|UnixTime: {}|Logged-in: 0|\n",
-                now.datetime(),
-                now.epoch()
-            ));
-        }
+    if known == 0 {
         return Ok(format!(
-            "Invalid server_ip: |{server_ip}|  or  Invalid session_name: |{session_name}|\n"
+            "Invalid session_name: |{session_name}|{server_ip}|\n"
         ));
     }
-    let logged_in = match tick(shared, &user).await? {
-        Tick::LoggedOut => "API_LOGOUT",
-        Tick::Running => "1",
+    if action != "refresh" {
+        return Ok(String::new());
+    }
+    if conf_exten.is_empty() {
+        return Ok("Conf Exten  is not valid\n".to_string());
+    }
+    let mut out = String::new();
+    let mut act = false;
+    if client == "vdc" {
+        let (line, current) = status_line(shared, p, &user, &server_ip, &session_name).await?;
+        out.push_str(&line);
+        act = current;
+    }
+    let channels = channels::conference(pool, &server_ip, &conf_exten).await?;
+    out.push_str(&format!("{}|", channels.len()));
+    for channel in &channels {
+        out.push_str(channel);
+        out.push_str(" ~");
+    }
+    out.push('\n');
+    // The page acts on the answer after it arrived; an older login's page acts on nothing.
+    if act {
+        tick(shared, &user, &session_name).await?;
+    }
+    Ok(out)
+}
+
+/// `auth_message` as `user_authorization()` returns it: for a bad password `BAD|` and the
+/// SQL it ran (which echoes the password).
+async fn auth_message(
+    pool: &MySqlPool,
+    auth: AuthResult,
+    user: &str,
+    pass: &str,
+    pass_is_hash: bool,
+) -> anyhow::Result<String> {
+    if auth != AuthResult::Bad {
+        return Ok(auth.message().to_string());
+    }
+    let hashing: Option<String> =
+        sqlx::query_scalar("SELECT COALESCE(pass_hash_enabled, '0') FROM system_settings LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    let pass_sql = if hashing.as_deref() == Some("1") && pass_is_hash {
+        format!("pass_hash='{pass}'")
+    } else {
+        format!("pass='{pass}'")
     };
-    let Some(la) = load_live(&shared.pool, &user).await? else {
-        return Ok(format!(
-            "DateTime: {}|UnixTime: {}|Logged-in: {logged_in}|\n",
-            now.datetime(),
-            now.epoch()
-        ));
-    };
-    let dead = match shared.existing_screen(&user) {
-        Some(cell) => cell
-            .lock()
-            .await
-            .call
-            .as_ref()
-            .is_some_and(|c| c.customer_gone),
-        None => false,
-    };
-    let mut status_fields: Vec<&str> = la.external_status.split('!').collect();
-    status_fields.resize(11, "");
+    let lock_over = Now::get().epoch() - crate::auth::LOCK_SECONDS;
     Ok(format!(
-        "DateTime: {}|UnixTime: {}|Logged-in: 1|CampCalls: 0|Status: {}|DiaLCalls: 0|APIHanguP: {}|APIStatuS: {}|\
-         APIPausE: {}|APIDiaL: {}|DEADcall: {}|InGroupChange: |APIFields: 0|APIFieldsData: |APITimerAction: |\
-         APITimerMessage: |APITimerSeconds: -1|APIdtmf: {}|APItransfercond: |APIpark: |APIManualDialQueue: 0|\n",
+        "BAD|SELECT count(*) from vicidial_users where user='{user}' and {pass_sql} and user_level > 0 and active='Y' \
+         and ( (failed_login_count < {}) or (UNIX_TIMESTAMP(last_login_date) < {lock_over}) );",
+        crate::auth::LOCK_TRIGGER_ATTEMPTS
+    ))
+}
+
+/// The `client=vdc` part of the poll: refresh the row, dead-call check, the status line.
+/// Also says whether this poll comes from the page of the agent's current login.
+async fn status_line(
+    shared: &Shared,
+    p: &Params,
+    user: &str,
+    server_ip: &str,
+    session_name: &str,
+) -> anyhow::Result<(String, bool)> {
+    let pool = &shared.pool;
+    let now = Now::get();
+    let live = sqlx::query(
+        "SELECT COALESCE(status, '') AS status, COALESCE(callerid, '') AS callerid, \
+         CAST(COALESCE(agent_log_id, 0) AS SIGNED) AS agent_log_id, COALESCE(campaign_id, '') AS campaign_id, \
+         COALESCE(external_hangup, '') AS external_hangup, COALESCE(external_status, '') AS external_status, \
+         COALESCE(external_pause, '') AS external_pause, COALESCE(external_dial, '') AS external_dial, \
+         COALESCE(external_update_fields, '') AS external_update_fields, \
+         COALESCE(external_update_fields_data, '') AS external_update_fields_data, \
+         COALESCE(external_timer_action, '') AS external_timer_action, \
+         COALESCE(external_timer_action_message, '') AS external_timer_action_message, \
+         COALESCE(external_timer_action_seconds, '') AS external_timer_action_seconds, \
+         COALESCE(external_dtmf, '') AS external_dtmf, COALESCE(external_transferconf, '') AS external_transferconf, \
+         COALESCE(external_park, '') AS external_park, \
+         COALESCE(external_timer_action_destination, '') AS external_timer_action_destination, \
+         COALESCE(external_recording, '') AS external_recording, COALESCE(external_pause_code, '') AS external_pause_code, \
+         CAST(COALESCE(external_lead_id, 0) AS CHAR) AS external_lead_id, COALESCE(comments, '') AS comments \
+         FROM vicidial_live_agents WHERE user = ? AND server_ip = ?",
+    )
+    .bind(user)
+    .bind(server_ip)
+    .fetch_optional(pool)
+    .await?;
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM vicidial_session_data WHERE user = ? AND server_ip = ? AND session_name = ?",
+    )
+    .bind(user)
+    .bind(server_ip)
+    .bind(session_name)
+    .fetch_one(pool)
+    .await?;
+    // The screen shows it is alive: a new random number each poll, which makes MariaDB
+    // refresh the row's TIMESTAMP column `last_update_time`.
+    sqlx::query("UPDATE vicidial_live_agents SET random_id = ? WHERE user = ? AND server_ip = ?")
+        .bind(random_id(shared))
+        .bind(user)
+        .bind(server_ip)
+        .execute(pool)
+        .await?;
+    let f = |col: &str| live.as_ref().map(|r| db::s(r, col)).unwrap_or_default();
+    let status = f("status");
+    let callerid = f("callerid");
+    let calls: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_auto_calls WHERE callerid = ?")
+            .bind(&callerid)
+            .fetch_one(pool)
+            .await?;
+    if calls > 0 && status.contains("INCALL") {
+        sqlx::query("UPDATE vicidial_auto_calls SET last_update_time = NOW() WHERE callerid = ?")
+            .bind(&callerid)
+            .execute(pool)
+            .await?;
+    }
+    let dead = calls < 1 && status.contains("INCALL") && !f("agent_log_id").is_empty();
+    let campagentstdisp = p.raw("campagentstdisp") == "YES";
+    let mut logged_in = if campagentstdisp {
+        status.clone()
+    } else {
+        "N".to_string()
+    };
+    let current = live.is_some() && sessions > 0;
+    if !current {
+        logged_in = "DEAD_VLA".to_string();
+    }
+    let mut external_pause = f("external_pause");
+    if external_pause == "LOGOUT" {
+        logged_in = "API_LOGOUT".to_string();
+        external_pause.clear();
+    }
+    let mut external_status = f("external_status");
+    if external_status.is_empty() {
+        external_status = "::::::::::".to_string();
+    }
+    let counts = if campagentstdisp { "0" } else { "N" };
+    let line = format!(
+        "DateTime: {}|UnixTime: {}|Logged-in: {logged_in}|CampCalls: {counts}|Status: {status}|DiaLCalls: {counts}|\
+         APIHanguP: {}|APIStatuS: {external_status}|APIPausE: {external_pause}|APIDiaL: {}|DEADcall: {}|\
+         InGroupChange: 0|||APIFields: {}|APIFieldsData: {}|APITimerAction: {}|APITimerMessage: {}|\
+         APITimerSeconds: {}|APIdtmf: {}|APItransferconf: {}|APIpark: {}|APITimerDestination: {}|\
+         APIManualDialQueue: 0|APIRecording: {}|APIPaUseCodE: {}|WaitinGChats: N|WaitinGEmails: N|\
+         LivEAgentCommentS: |LeadIDSwitch: {}|DEADxfer: 0\n",
         now.datetime(),
         now.epoch(),
-        la.status,
-        la.external_hangup,
-        status_fields.join(":"),
-        la.external_pause,
-        la.external_dial,
+        f("external_hangup"),
+        f("external_dial"),
         u8::from(dead),
-        la.external_dtmf,
-    ))
+        f("external_update_fields"),
+        f("external_update_fields_data"),
+        f("external_timer_action"),
+        f("external_timer_action_message"),
+        f("external_timer_action_seconds"),
+        f("external_dtmf"),
+        f("external_transferconf"),
+        f("external_park"),
+        f("external_timer_action_destination"),
+        f("external_recording"),
+        f("external_pause_code"),
+        f("external_lead_id"),
+    );
+    Ok((line, current))
+}
+
+/// conf_exten_check.php's `rand(1000000, 9999999) + 10000000`.
+fn random_id(shared: &Shared) -> u32 {
+    let n = shared.next_n();
+    (10_000_000 + 1_000_000 + (n.wrapping_mul(2_654_435_761) % 9_000_000)) as u32
+}
+
+/// The `session_name` of the agent's current login (`vicidial_session_data`).
+pub(crate) async fn current_session(
+    pool: &MySqlPool,
+    user: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT session_name FROM vicidial_session_data WHERE user = ? LIMIT 1")
+            .bind(user)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// One poll of a virtual screen (the page of `session_name`): the row refresh a
+/// `conf_exten_check.php` request makes, then the page's handling of the answer.
+pub(crate) async fn virtual_poll(
+    shared: &Shared,
+    user: &str,
+    session_name: &str,
+) -> anyhow::Result<Tick> {
+    let current = current_session(&shared.pool, user).await?;
+    if current.as_deref() != Some(session_name) {
+        // Logged out, or logged in again elsewhere: this page is done.
+        return Ok(Tick::LoggedOut);
+    }
+    sqlx::query("UPDATE vicidial_live_agents SET random_id = ? WHERE user = ?")
+        .bind(random_id(shared))
+        .bind(user)
+        .execute(&shared.pool)
+        .await?;
+    tick(shared, user, session_name).await
 }
 
 /// What a tick found.
@@ -612,19 +958,30 @@ async fn set_live(pool: &MySqlPool, user: &str, set: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// One poll of `user`'s agent screen: what vicidial.php's JavaScript does with the answer of
-/// `conf_exten_check.php`. At most one call-flow step per tick (dial, answer, hangup, dispo,
-/// logout), as the real screen takes a poll or more per step.
-pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
+/// What the page of `session_name` does with one poll's answer: what vicidial.php's
+/// JavaScript does with the `API...` fields of `conf_exten_check.php`. At most one call-flow
+/// step per tick (dial, answer, hangup, dispo, logout), as the real screen takes a poll or
+/// more per step. A page of an older login does nothing.
+///
+/// A queued `APIDiaL` is taken only from the third poll on (`check_n > 2`) and only while a
+/// channel of the agent's phone is in the session conference: without one the real screen
+/// counts empty polls, shows its "No one is in your session" box and sets
+/// `WaitingForNextStep`, which makes it ignore `APIDiaL`. The request stays in
+/// `vicidial_live_agents.external_dial`, and once the phone is back the screen places it,
+/// however long ago it was queued.
+pub(crate) async fn tick(shared: &Shared, user: &str, session_name: &str) -> anyhow::Result<Tick> {
     let pool = &shared.pool;
     let cell = shared.screen(user);
     let mut screen = cell.lock().await;
+    if screen.session_name != session_name {
+        return Ok(Tick::LoggedOut);
+    }
     let Some(la) = load_live(pool, user).await? else {
         screen.call = None;
         return Ok(Tick::LoggedOut);
     };
+    screen.polls += 1;
     let now = Now::get();
-    set_live(pool, user, "last_update_time = NOW()").await?;
 
     // DTMF is played into the conference whenever it arrives.
     if !la.external_dtmf.is_empty() {
@@ -692,7 +1049,11 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
         return Ok(Tick::LoggedOut);
     }
 
-    if idle && !la.external_dial.is_empty() {
+    if idle
+        && !la.external_dial.is_empty()
+        && screen.polls > 2
+        && channels::phone_in_session(pool, user).await?
+    {
         // The screen ignores a request it already handled (same epoch). It remembers the
         // whole request, and forgets it at each dispo, so that a test dialling the same
         // number twice within one second is not ignored.
@@ -740,6 +1101,9 @@ pub(crate) async fn tick(shared: &Shared, user: &str) -> anyhow::Result<Tick> {
             if campaign.auto_dial_level.parse::<f64>().unwrap_or(0.0) > 0.0 {
                 set_live(pool, user, "status = 'READY', last_state_change = NOW()").await?;
             }
+        } else if value.contains("PAUSE") && la.status == "READY" {
+            // AutoDial_ReSume_PauSe("VDADpause"): the agent stops taking calls.
+            set_live(pool, user, "status = 'PAUSED', last_state_change = NOW()").await?;
         }
         shared.record(LedgerEntry::Pause {
             agent: user.to_string(),
@@ -786,8 +1150,8 @@ async fn manual_dial(
             .fetch_optional(pool)
             .await?
     } else if search == "YES" {
-        // VICIdial searches the campaign's lists; the schema has no vicidial_lists, so any
-        // lead with the number counts as in the campaign.
+        // With the campaign's `manual_dial_search_filter` at its default (NONE) VICIdial's
+        // lead lookup searches every list of the system.
         sqlx::query_scalar(&format!(
             "{lead_sql} WHERE phone_number = ? ORDER BY lead_id DESC LIMIT 1"
         ))
@@ -996,13 +1360,10 @@ async fn answer(
 ) -> anyhow::Result<String> {
     let n = shared.next_n();
     let uniqueid = format!("{}.{n}", now.epoch());
-    let channel = format!("SIP/carrier-{n:08x}");
-    sqlx::query("UPDATE vicidial_live_agents SET uniqueid = ?, channel = ? WHERE user = ?")
-        .bind(&uniqueid)
-        .bind(&channel)
-        .bind(user)
-        .execute(&shared.pool)
-        .await?;
+    let channel = format!("{CUSTOMER_CHANNEL}{n:08x}");
+    // The customer's channel is bridged into the agent's conference and the call logged;
+    // the agent's row learns the call's uniqueid last, so whoever sees it finds the log.
+    channels::add(&shared.pool, &la.server_ip, &la.conf_exten, &channel).await?;
     sqlx::query("UPDATE vicidial_auto_calls SET uniqueid = ?, channel = ? WHERE callerid = ?")
         .bind(&uniqueid)
         .bind(&channel)
@@ -1010,6 +1371,12 @@ async fn answer(
         .execute(&shared.pool)
         .await?;
     insert_log(shared, user, la, call, &uniqueid, now).await?;
+    sqlx::query("UPDATE vicidial_live_agents SET uniqueid = ?, channel = ? WHERE user = ?")
+        .bind(&uniqueid)
+        .bind(&channel)
+        .bind(user)
+        .execute(&shared.pool)
+        .await?;
     shared.record(LedgerEntry::CallAnswered {
         agent: user.to_string(),
         lead_id: call.lead_id,
@@ -1038,6 +1405,7 @@ async fn to_dispo_step(
         .bind(&la.callerid)
         .execute(pool)
         .await?;
+    channels::remove(pool, &la.server_ip, &la.conf_exten, CUSTOMER_CHANNEL).await?;
     // Unanswered calls had no talk time.
     let talk = if talk_ended {
         "IF(talk_epoch > 0, ? - talk_epoch, 0)"
@@ -1429,6 +1797,8 @@ async fn user_logout(shared: &Shared, user: &str, la: &LiveRow, now: Now) -> any
         ],
     )
     .await?;
+    // The Originate of 8300 kicks every channel out of the room.
+    channels::remove(pool, &la.server_ip, &la.conf_exten, "").await?;
     shared.record(LedgerEntry::Logout {
         agent: user.to_string(),
         at: now.utc,
@@ -1450,6 +1820,21 @@ pub(crate) async fn customer_hangup(shared: &Shared, user: &str) -> anyhow::Resu
     if !call.customer_gone {
         call.customer_gone = true;
         let lead_id = call.lead_id;
+        // Asterisk's hangup handling removes the call from vicidial_auto_calls and the
+        // customer's channel from the room: that is how VICIdial sees a dead call.
+        if let Some(la) = load_live(&shared.pool, user).await? {
+            sqlx::query("DELETE FROM vicidial_auto_calls WHERE callerid = ?")
+                .bind(&la.callerid)
+                .execute(&shared.pool)
+                .await?;
+            channels::remove(
+                &shared.pool,
+                &la.server_ip,
+                &la.conf_exten,
+                CUSTOMER_CHANNEL,
+            )
+            .await?;
+        }
         shared.record(LedgerEntry::CustomerHangup {
             agent: user.to_string(),
             lead_id,
@@ -1459,32 +1844,39 @@ pub(crate) async fn customer_hangup(shared: &Shared, user: &str) -> anyhow::Resu
     Ok(())
 }
 
-/// `real_time_sub_status` of `agent_status` as the screen state makes it.
+/// `real_time_sub_status` of Non-Agent `agent_status` and `logged_in_agents`, from the
+/// database as non_agent_api.php (and the real-time report) compute it: `INCALL` with no
+/// `vicidial_auto_calls` row for the agent's `callerid` is `DEAD` (the customer hung up),
+/// `INCALL` before the customer channel is up (`uniqueid` still empty) is `DIAL`, `PAUSED`
+/// with a previewed lead `PREVIEW`, `PAUSED` with a lead the dispo step `DISPO`.
 pub(crate) async fn sub_status(
-    shared: &Shared,
-    user: &str,
+    pool: &MySqlPool,
     status: &str,
+    callerid: &str,
+    uniqueid: &str,
     lead_id: i64,
     preview_lead_id: i64,
-) -> String {
-    if let Some(cell) = shared.existing_screen(user) {
-        let screen = cell.lock().await;
-        if let Some(call) = &screen.call {
-            return if call.uniqueid.is_none() {
-                "DIAL"
-            } else if call.customer_gone {
-                "DEAD"
-            } else {
-                ""
-            }
-            .to_string();
+) -> anyhow::Result<String> {
+    if status == "INCALL" {
+        let calls: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM vicidial_auto_calls WHERE callerid = ?")
+                .bind(callerid)
+                .fetch_one(pool)
+                .await?;
+        return Ok(if calls < 1 {
+            "DEAD"
+        } else if uniqueid.is_empty() {
+            "DIAL"
+        } else {
+            ""
         }
+        .to_string());
     }
     if status == "PAUSED" && preview_lead_id > 0 {
-        return "PREVIEW".to_string();
+        return Ok("PREVIEW".to_string());
     }
     if status == "PAUSED" && lead_id > 0 {
-        return "DISPO".to_string();
+        return Ok("DISPO".to_string());
     }
-    String::new()
+    Ok(String::new())
 }

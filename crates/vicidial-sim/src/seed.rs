@@ -12,7 +12,7 @@
 //! leads, manual leads in list 998, no DNC lists) with a campaign status `CB` (scheduled
 //! callback) and its own `SALE` override; `DNCCAMP` (the same, with `use_internal_dnc='Y'`,
 //! `use_campaign_dnc='Y'` and `manual_dial_filter='DNC_ONLY'`). System statuses come from the
-//! schema's own seed block. Leads 1..=5 in list 101; leads 6 and 7 hold scheduled callbacks.
+//! schema's own seed block. Leads 1..=5 in list 101 (a list of TESTCAMP); leads 6 and 7 hold scheduled callbacks.
 //! User groups, allowed campaigns, pause codes and hotkeys: see [`DESK_SEED`].
 
 use sqlx::{Executor, MySqlConnection};
@@ -113,6 +113,8 @@ const DESK_SEED: &[&str] = &[
      ('ADMIN', 'VICIDIAL ADMINISTRATORS', ' -ALL-CAMPAIGNS- - -')",
     "UPDATE vicidial_campaigns SET agent_pause_codes_active = 'Y', scheduled_callbacks = 'Y', \
      my_callback_option = 'CHECKED', callback_days_limit = 30",
+    "INSERT INTO vicidial_lists (list_id, list_name, campaign_id, active, list_changedate) VALUES \
+     (101, 'Test leads', 'TESTCAMP', 'Y', NOW())",
     "INSERT INTO vicidial_pause_codes (pause_code, pause_code_name, billable, campaign_id) VALUES \
      ('BREAK', 'Short break', 'NO', 'TESTCAMP'), ('LUNCH', 'Lunch', 'NO', 'TESTCAMP'), \
      ('TRAIN', 'Training', 'YES', 'TESTCAMP'), ('BREAK', 'Short break', 'NO', 'DNCCAMP')",

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use tokio::task::JoinHandle;
 
-use crate::{agent_api, non_agent_api, params::Params, screen, tables};
+use crate::{agent_api, channels, non_agent_api, params::Params, screen, tables};
 
 /// How the simulated agent screens behave.
 #[derive(Clone, Debug)]
@@ -92,6 +92,26 @@ pub enum LedgerEntry {
         agent: String,
         campaign: String,
         conf_exten: String,
+        at: DateTime<Utc>,
+    },
+    /// `agc/vicidial.php` died with a PHP fatal error after writing the session rows: the
+    /// page has no script, so no screen polls for this login.
+    PhpFatal {
+        agent: String,
+        script: String,
+        message: String,
+        at: DateTime<Utc>,
+    },
+    /// A channel of the agent's phone entered the session conference (`live_sip_channels`).
+    PhoneJoined {
+        agent: String,
+        channel: String,
+        at: DateTime<Utc>,
+    },
+    /// The agent's phone left the session conference.
+    PhoneLeft {
+        agent: String,
+        channel: String,
         at: DateTime<Utc>,
     },
     /// The screen logged the agent out (`userLOGout`).
@@ -200,6 +220,11 @@ pub enum LedgerEntry {
 /// What one agent's screen keeps in its JavaScript variables between polls.
 #[derive(Debug, Default)]
 pub(crate) struct Screen {
+    /// The `session_name` of the vicidial.php login this screen belongs to; a screen of an
+    /// older login of the same agent acts on nothing.
+    pub session_name: String,
+    /// Polls so far (`check_n`): the screen takes no `APIDiaL` before its third poll.
+    pub polls: u64,
     /// The last `external_dial` request handled (the screen ignores a repeat).
     pub last_dial: Option<String>,
     /// The last `external_pause` value handled.
@@ -271,9 +296,13 @@ impl Shared {
             .clone()
     }
 
-    /// Forgets the screen state (new login).
-    pub fn reset_screen(&self, agent: &str) {
-        lock(&self.screens).insert(agent.to_string(), ScreenCell::default());
+    /// Forgets the screen state: a new login of `agent` with `session_name`.
+    pub fn reset_screen(&self, agent: &str, session_name: &str) {
+        let screen = Screen {
+            session_name: session_name.to_string(),
+            ..Screen::default()
+        };
+        lock(&self.screens).insert(agent.to_string(), Arc::new(tokio::sync::Mutex::new(screen)));
     }
 
     pub fn existing_screen(&self, agent: &str) -> Option<ScreenCell> {
@@ -287,9 +316,14 @@ impl Shared {
             let mut interval = tokio::time::interval(shared.opts.poll_interval);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval.tick().await;
+            // The page of the login that is current now; a later login ends this screen.
+            let session = match screen::current_session(&shared.pool, &user).await {
+                Ok(Some(session)) => session,
+                _ => return,
+            };
             loop {
                 interval.tick().await;
-                match screen::tick(&shared, &user).await {
+                match screen::virtual_poll(&shared, &user, &session).await {
                     Ok(screen::Tick::LoggedOut) => break,
                     Ok(screen::Tick::Running) => {}
                     // The database went away (test ended): stop quietly.
@@ -435,9 +469,28 @@ impl VicidialSim {
         lock(&self.shared.ledger).clone()
     }
 
-    /// Runs one poll of `user`'s screen now (as one `conf_exten_check.php` request does).
+    /// Runs one poll of `user`'s screen (of the current login) now, as one
+    /// `conf_exten_check.php` request and the page's handling of its answer do.
     pub async fn tick(&self, user: &str) -> anyhow::Result<()> {
-        screen::tick(&self.shared, user).await.map(|_| ())
+        let session = screen::current_session(&self.shared.pool, user)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{user} has no agent session"))?;
+        screen::virtual_poll(&self.shared, user, &session)
+            .await
+            .map(|_| ())
+    }
+
+    /// A channel of the agent's phone enters the session conference, as VICIdial's
+    /// `AST_update.pl` records it from Asterisk: a `live_sip_channels` row with the phone's
+    /// channel (`SIP/cc1001-0000000a`) and `extension` = the session's `conf_exten`. Returns
+    /// the channel. The agent must be logged in.
+    pub async fn phone_join(&self, user: &str) -> anyhow::Result<String> {
+        channels::phone_join(&self.shared, user).await
+    }
+
+    /// The agent's phone leaves the session conference (its channel rows are removed).
+    pub async fn phone_leave(&self, user: &str) -> anyhow::Result<()> {
+        channels::phone_leave(&self.shared, user).await
     }
 
     /// The connection pool the simulator writes with.
@@ -474,6 +527,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/__sim/screen/{user}/start", post(start_screen_route))
         .route("/__sim/screen/{user}/gone", post(screen_gone_route))
         .route("/__sim/customer_hangup/{user}", post(customer_hangup_route))
+        .route("/__sim/channel/{user}/{action}", post(channel_route))
         .with_state(shared)
 }
 
@@ -590,6 +644,21 @@ async fn customer_hangup_route(
     Path(user): Path<String>,
 ) -> Response {
     match screen::customer_hangup(&shared, &user).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::CONFLICT, format!("{e:#}")).into_response(),
+    }
+}
+
+async fn channel_route(
+    State(shared): State<Arc<Shared>>,
+    Path((user, action)): Path<(String, String)>,
+) -> Response {
+    let done = match action.as_str() {
+        "join" => channels::phone_join(&shared, &user).await.map(|_| ()),
+        "leave" => channels::phone_leave(&shared, &user).await,
+        _ => return (StatusCode::BAD_REQUEST, "join or leave\n").into_response(),
+    };
+    match done {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::CONFLICT, format!("{e:#}")).into_response(),
     }

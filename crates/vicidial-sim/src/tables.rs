@@ -1,7 +1,8 @@
 //! Tables VICIdial has that `vicidial-schema.sql` leaves out but the simulator writes, with
 //! VICIdial's DDL (`extras/MySQL_AST_CREATE_tables.sql`). `vicidial_auto_calls` keeps only
 //! the columns the simulator fills, `vicidial_user_groups` the ones dialdeck and the simulator
-//! read. `live_sip_channels` / `live_channels` are what VICIdial's `AST_update.pl` keeps filled
+//! read; `vicidial_lists` says which campaign a list of leads belongs to.
+//! `live_sip_channels` / `live_channels` are what VICIdial's `AST_update.pl` keeps filled
 //! from Asterisk: the channels of each conference (`extension` = `conf_exten`).
 
 use sqlx::MySqlPool;
@@ -161,6 +162,16 @@ hotkey VARCHAR(1) NOT NULL,
 status_name VARCHAR(30),
 selectable ENUM('Y','N'),
 campaign_id VARCHAR(8),
+index (campaign_id)
+) ENGINE=MyISAM",
+    "CREATE TABLE IF NOT EXISTS vicidial_lists (
+list_id BIGINT(14) UNSIGNED PRIMARY KEY NOT NULL,
+list_name VARCHAR(30),
+campaign_id VARCHAR(8),
+active ENUM('Y','N'),
+list_description VARCHAR(255),
+list_changedate DATETIME,
+list_lastcalldate DATETIME,
 index (campaign_id)
 ) ENGINE=MyISAM",
     "CREATE TABLE IF NOT EXISTS live_channels (

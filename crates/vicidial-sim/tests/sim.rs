@@ -3,7 +3,7 @@
 use std::{future::Future, time::Duration};
 
 use dialdeck_vicidial_sim::{
-    mariadb::MariaDb, seed, LedgerEntry, Outcome, SimOptions, VicidialSim,
+    mariadb::MariaDb, seed, LedgerEntry, Outcome, SimOptions, VicidialSim, LOGIN_FORM_FIELDS,
 };
 use sqlx::{mysql::MySqlPoolOptions, ConnectOptions, MySqlPool};
 
@@ -108,9 +108,17 @@ impl Env {
             .unwrap_or_default()
     }
 
-    /// Logs `1001` in to TESTCAMP, dials `number` and waits until the customer answered.
+    /// Opens the agent's session (with its virtual screen) and puts its phone into the
+    /// session conference, as a webphone that dials in does.
+    async fn login(&self, agent: &str, campaign: &str, phone: &str) -> anyhow::Result<String> {
+        let conf = self.sim.login_agent(agent, campaign, phone).await?;
+        self.sim.phone_join(agent).await?;
+        Ok(conf)
+    }
+
+    /// Logs `agent` in, dials `number` and waits until the customer answered.
     async fn answered_call(&self, agent: &str, campaign: &str, phone: &str, number: &str) -> u64 {
-        self.sim.login_agent(agent, campaign, phone).await.unwrap();
+        self.login(agent, campaign, phone).await.unwrap();
         assert!(self
             .dial(agent, number)
             .await
@@ -334,10 +342,7 @@ async fn dial_refused_when_not_paused_or_not_allowed() {
         e.dial("1001", "3125559999").await,
         "ERROR: agent_user is not paused - 1001\n"
     );
-    e.sim
-        .login_agent("1005", "TESTCAMP", "cc1005")
-        .await
-        .unwrap();
+    e.login("1005", "TESTCAMP", "cc1005").await.unwrap();
     assert_eq!(
         e.dial("1005", "3125559999").await,
         "ERROR: agent_user is not allowed to place manual dial calls - 1005\n"
@@ -355,10 +360,7 @@ async fn dial_refused_when_not_paused_or_not_allowed() {
 #[tokio::test]
 async fn dial_answer_hangup_sale_writes_what_vicidial_writes() {
     let e = env().await;
-    e.sim
-        .login_agent("1001", "TESTCAMP", "cc1001")
-        .await
-        .unwrap();
+    e.login("1001", "TESTCAMP", "cc1001").await.unwrap();
     assert!(e.dial("1001", "3125551001").await.starts_with("SUCCESS"));
     // search=YES finds lead 1; the screen dials it.
     eventually(|| async { e.live("1001", "status").await == "INCALL" }).await;
@@ -679,10 +681,7 @@ async fn status_sent_during_the_call_waits_for_the_hangup() {
 #[tokio::test]
 async fn a_gone_screen_never_consumes_requests() {
     let e = env().await;
-    e.sim
-        .login_agent("1001", "TESTCAMP", "cc1001")
-        .await
-        .unwrap();
+    e.login("1001", "TESTCAMP", "cc1001").await.unwrap();
     e.sim.screen_gone("1001");
     assert!(e.dial("1001", "3125551212").await.starts_with("SUCCESS"));
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -716,10 +715,7 @@ async fn a_gone_screen_never_consumes_requests() {
 async fn busy_number_goes_to_the_dispo_step() {
     let e = env().await;
     e.sim.script_number("3125550001", Outcome::Busy);
-    e.sim
-        .login_agent("1001", "TESTCAMP", "cc1001")
-        .await
-        .unwrap();
+    e.login("1001", "TESTCAMP", "cc1001").await.unwrap();
     e.dial("1001", "3125550001").await;
     eventually(|| async {
         e.sim.ledger().iter().any(|l| {
@@ -872,22 +868,121 @@ async fn update_log_entry_by_call_id() {
     assert_eq!(e.scalar("SELECT status FROM vicidial_log").await, "NI");
 }
 
+/// The login form as VICIdial's page posts it, with a browser window's size.
+fn login_form<'a>(user: &'a str, pass: &'a str, campaign: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut form: Vec<(&str, &str)> = LOGIN_FORM_FIELDS.iter().map(|f| (*f, "")).collect();
+    for (name, value) in form.iter_mut() {
+        *value = match *name {
+            "JS_browser_height" => "900",
+            "JS_browser_width" => "1400",
+            "phone_login" => "",
+            "VD_login" => user,
+            "VD_pass" => pass,
+            "VD_campaign" => campaign,
+            _ => "",
+        };
+    }
+    form
+}
+
+/// A variable the agent page's script sets (`var name = "value";`).
+fn page_var(page: &str, name: &str) -> String {
+    page.split(&format!("var {name} = \""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no var {name} in {page}"))
+        .to_string()
+}
+
+/// What the page's `check_for_conf_calls()` posts.
+fn poll_form(page: &str) -> Vec<(String, String)> {
+    vec![
+        ("server_ip".into(), page_var(page, "server_ip")),
+        ("session_name".into(), page_var(page, "session_name")),
+        ("user".into(), page_var(page, "user")),
+        ("pass".into(), page_var(page, "pass")),
+        ("client".into(), "vdc".into()),
+        ("conf_exten".into(), page_var(page, "session_id")),
+        ("auto_dial_level".into(), page_var(page, "auto_dial_level")),
+        ("campagentstdisp".into(), "NO".into()),
+    ]
+}
+
+impl Env {
+    async fn poll(&self, form: &[(String, String)]) -> String {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.post("/agc/conf_exten_check.php", &form).await.1
+    }
+
+    /// Seconds since the agent's screen last refreshed its row.
+    async fn silent_secs(&self, agent: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT CAST(TIMESTAMPDIFF(SECOND, last_update_time, NOW()) AS SIGNED) FROM vicidial_live_agents WHERE user = ?",
+        )
+        .bind(agent)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    async fn backdate_screen(&self, agent: &str, secs: i64) {
+        sqlx::query("UPDATE vicidial_live_agents SET last_update_time = NOW() - INTERVAL ? SECOND WHERE user = ?")
+            .bind(secs)
+            .bind(agent)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+}
+
+#[test]
+fn the_login_form_fields_are_vicidials() {
+    assert_eq!(
+        LOGIN_FORM_FIELDS,
+        [
+            "DB",
+            "JS_browser_height",
+            "JS_browser_width",
+            "admin_test",
+            "LOGINvarONE",
+            "LOGINvarTWO",
+            "LOGINvarTHREE",
+            "LOGINvarFOUR",
+            "LOGINvarFIVE",
+            "hide_relogin_fields",
+            "phone_login",
+            "phone_pass",
+            "VD_login",
+            "VD_pass",
+            "VD_campaign",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn vicidial_php_login_and_browser_polls() {
     let e = env().await;
-    let login = [
-        ("VD_login", "1001"),
-        ("VD_pass", "agentpass1"),
-        ("VD_campaign", "TESTCAMP"),
-        ("phone_login", "cc1001"),
-        ("phone_pass", "phonepass"),
-    ];
+    // The login page itself carries every field of the form.
+    let (status, form_page) = e.post("/agc/vicidial.php", &[]).await;
+    assert_eq!(status, 200);
+    for field in LOGIN_FORM_FIELDS {
+        assert!(
+            form_page.contains(&format!("name=\"{field}\"")),
+            "{field}: {form_page}"
+        );
+    }
+    let mut login = login_form("1001", "agentpass1", "TESTCAMP");
+    login.retain(|(k, _)| *k != "phone_login");
+    login.push(("phone_login", "cc1001"));
+    login.retain(|(k, _)| *k != "phone_pass");
+    login.push(("phone_pass", "phonepass"));
     let (status, page) = e.post("/agc/vicidial.php", &login).await;
     assert_eq!(status, 200);
     assert!(page.contains("conf_exten_check.php"), "{page}");
-    assert!(
-        !page.contains("agentpass1"),
-        "the password is not put into the page"
+    assert_eq!(
+        page_var(&page, "pass"),
+        "agentpass1",
+        "the real page keeps the password in its JavaScript"
     );
     assert_eq!(e.live("1001", "status").await, "PAUSED");
     assert_eq!(e.live("1001", "extension").await, "SIP/cc1001");
@@ -897,43 +992,50 @@ async fn vicidial_php_login_and_browser_polls() {
             .await,
         "LOGIN"
     );
-    let session_name = page
-        .split("var session_name = \"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    assert!(session_name.contains("_cc1001"));
+    let poll = poll_form(&page);
+    assert!(page_var(&page, "session_name").contains("_cc1001"));
 
-    // No virtual screen: the browser's polls drive the dial.
+    // No virtual screen: the browser's polls drive the dial, from the third poll on, and
+    // only with the phone in the session.
+    e.sim.phone_join("1001").await.unwrap();
     e.dial("1001", "3125551001").await;
-    let poll = [
-        ("user", "1001"),
-        ("session_name", session_name.as_str()),
-        ("server_ip", "10.10.0.5"),
-    ];
-    let line = e.post("/agc/conf_exten_check.php", &poll).await.1;
+    let first = e.poll(&poll).await;
+    let mut lines = first.lines();
+    let status_line = lines.next().unwrap();
     assert!(
-        line.contains("|Logged-in: 1|") && line.contains("|Status: INCALL|"),
-        "{line}"
+        status_line.contains("|Logged-in: N|") && status_line.contains("|Status: PAUSED|"),
+        "{first}"
     );
+    assert!(
+        status_line.contains("|APIDiaL: 3125551001!1!YES!NO!NO!!"),
+        "{first}"
+    );
+    assert!(
+        status_line.ends_with("|LeadIDSwitch: 0|DEADxfer: 0"),
+        "{first}"
+    );
+    let channels = lines.next().unwrap();
+    assert!(
+        channels.starts_with("1|SIP/cc1001-") && channels.ends_with(" ~"),
+        "{first}"
+    );
+    e.poll(&poll).await;
+    e.poll(&poll).await;
+    let line = e.poll(&poll).await;
+    assert!(line.contains("|Status: INCALL|"), "{line}");
     e.agent_api("logout", &[("agent_user", "1001"), ("value", "LOGOUT")])
         .await;
-    let line = e.post("/agc/conf_exten_check.php", &poll).await.1;
+    let line = e.poll(&poll).await;
     assert!(
-        line.contains("|Status: INCALL|"),
+        line.contains("|Logged-in: API_LOGOUT|") && line.contains("|Status: INCALL|"),
         "logout waits for the call to end: {line}"
     );
 
     // A wrong password is refused and counted.
-    let bad = [
-        ("VD_login", "1002"),
-        ("VD_pass", "nope"),
-        ("VD_campaign", "TESTCAMP"),
-    ];
-    let page = e.post("/agc/vicidial.php", &bad).await.1;
+    let page = e
+        .post("/agc/vicidial.php", &login_form("1002", "nope", "TESTCAMP"))
+        .await
+        .1;
     assert!(page.contains("Login incorrect, please try again"));
     assert_eq!(e.live("1002", "status").await, "<no row>");
     assert_eq!(
@@ -945,11 +1047,7 @@ async fn vicidial_php_login_and_browser_polls() {
     let page = e
         .post(
             "/agc/vicidial.php",
-            &[
-                ("VD_login", "apiuser"),
-                ("VD_pass", "apipass"),
-                ("VD_campaign", "TESTCAMP"),
-            ],
+            &login_form("apiuser", "apipass", "TESTCAMP"),
         )
         .await
         .1;
@@ -957,24 +1055,305 @@ async fn vicidial_php_login_and_browser_polls() {
 }
 
 #[tokio::test]
+async fn a_login_without_the_browser_height_dies_after_writing_the_session() {
+    let e = env().await;
+    for height in [None, Some("")] {
+        let mut form = login_form("1001", "agentpass1", "TESTCAMP");
+        match height {
+            None => form.retain(|(k, _)| *k != "JS_browser_height"),
+            Some(h) => form
+                .iter_mut()
+                .filter(|(k, _)| *k == "JS_browser_height")
+                .for_each(|f| f.1 = h),
+        }
+        let (status, page) = e.post("/agc/vicidial.php", &form).await;
+        // Headers were sent long before the error: PHP cannot answer 500 any more.
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains("<b>Fatal error</b>:  Uncaught TypeError: Unsupported operand types: string - int in /srv/www/htdocs/agc/vicidial.php:5666"),
+            "{page}"
+        );
+        assert!(!page.contains("<script"), "no page script: {page}");
+        // The session rows were written before the error.
+        assert_eq!(e.live("1001", "status").await, "PAUSED");
+        let session: String = sqlx::query_scalar(
+            "SELECT session_name FROM vicidial_session_data WHERE user = '1001'",
+        )
+        .fetch_one(&e.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            e.scalar(&format!(
+                "SELECT CAST(COUNT(*) AS CHAR) FROM web_client_sessions WHERE session_name = '{session}'"
+            ))
+            .await,
+            "1"
+        );
+    }
+    assert_eq!(
+        count(
+            &e.sim.ledger(),
+            |l| matches!(l, LedgerEntry::PhpFatal { agent, .. } if agent == "1001")
+        ),
+        2
+    );
+    // Nothing polls: the row is not refreshed and a queued dial is never placed.
+    e.sim.phone_join("1001").await.unwrap();
+    e.backdate_screen("1001", 30).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(e.silent_secs("1001").await >= 30);
+    assert!(e.dial("1001", "3125551001").await.starts_with("SUCCESS"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(e
+        .live("1001", "external_dial")
+        .await
+        .starts_with("3125551001!"));
+    assert_eq!(
+        count(&e.sim.ledger(), |l| matches!(
+            l,
+            LedgerEntry::DialPlaced { .. }
+        )),
+        0
+    );
+
+    // With the height the page works; the width alone is not needed.
+    let mut form = login_form("1002", "agentpass1", "TESTCAMP");
+    sqlx::query("UPDATE vicidial_users SET pass = 'agentpass1' WHERE user = '1002'")
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    form.retain(|(k, _)| *k != "JS_browser_width");
+    let page = e.post("/agc/vicidial.php", &form).await.1;
+    assert!(page.contains("conf_exten_check.php"), "{page}");
+}
+
+#[tokio::test]
+async fn conf_exten_check_refuses_what_the_real_one_refuses() {
+    let e = env().await;
+    let page = e
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1001", "agentpass1", "TESTCAMP"),
+        )
+        .await
+        .1;
+    let good = poll_form(&page);
+    let with = |name: &str, value: &str| -> Vec<(String, String)> {
+        let mut f: Vec<(String, String)> =
+            good.iter().filter(|(k, _)| k != name).cloned().collect();
+        f.push((name.to_string(), value.to_string()));
+        f
+    };
+    let without = |name: &str| -> Vec<(String, String)> {
+        good.iter().filter(|(k, _)| k != name).cloned().collect()
+    };
+    let bad = e.poll(&with("pass", "wrongpass")).await;
+    assert!(
+        bad.starts_with("Invalid Username/Password: |1001|wrongpass|BAD|SELECT count(*) from vicidial_users where user='1001' and pass='wrongpass'"),
+        "{bad}"
+    );
+    assert_eq!(
+        e.scalar("SELECT CAST(failed_login_count AS CHAR) FROM vicidial_users WHERE user = '1001'")
+            .await,
+        "1",
+        "a screen polling with a wrong password counts toward the lockout"
+    );
+    let missing = e.poll(&without("pass")).await;
+    assert!(
+        missing.starts_with("Invalid Username/Password: |1001||BAD|"),
+        "{missing}"
+    );
+    let session = page_var(&page, "session_name");
+    assert_eq!(
+        e.poll(&without("server_ip")).await,
+        format!("Invalid server_ip:  or Invalid session_name: {session}\n")
+    );
+    assert_eq!(
+        e.poll(&with("session_name", "short")).await,
+        "Invalid server_ip: 10.10.0.5 or Invalid session_name: short\n"
+    );
+    assert_eq!(
+        e.poll(&with("session_name", "1795574705_cc100112345678"))
+            .await,
+        "Invalid session_name: |1795574705_cc100112345678|10.10.0.5|\n"
+    );
+    assert_eq!(
+        e.poll(&without("conf_exten")).await,
+        "Conf Exten  is not valid\n"
+    );
+    // Without client=vdc only the conference's channels: no status line, no refresh.
+    e.backdate_screen("1001", 30).await;
+    assert_eq!(e.poll(&without("client")).await, "0|\n");
+    assert!(e.silent_secs("1001").await >= 30);
+    // The screen's poll refreshes last_update_time...
+    let line = e.poll(&good).await;
+    assert!(
+        line.starts_with("DateTime: ") && line.ends_with("\n0|\n"),
+        "{line}"
+    );
+    assert!(e.silent_secs("1001").await <= 1);
+    // ...and so does any write to the row, api.php's included (a classic TIMESTAMP).
+    e.backdate_screen("1001", 30).await;
+    e.agent_api("external_hangup", &[("agent_user", "1001"), ("value", "1")])
+        .await;
+    assert!(e.silent_secs("1001").await <= 1);
+    // The conference's channels, SIP first.
+    let channel = e.sim.phone_join("1001").await.unwrap();
+    sqlx::query("INSERT INTO live_channels (channel, server_ip, channel_group, extension, channel_data) VALUES ('Local/58600051@default-00000001;1', '10.10.0.5', 'Local/58600051@default', '8600051', '')")
+        .execute(&e.pool)
+        .await
+        .unwrap();
+    let line = e.poll(&good).await;
+    assert!(
+        line.ends_with(&format!(
+            "\n2|{channel} ~Local/58600051@default-00000001;1 ~\n"
+        )),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn screen_polls_with_the_hash_when_passwords_are_hashed() {
+    let e = env_with(true).await;
+    let page = e
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1002", "agentpass1", "TESTCAMP"),
+        )
+        .await
+        .1;
+    assert_eq!(page_var(&page, "pass"), seed::BCRYPT_PASS_HASH);
+    let good = poll_form(&page);
+    assert!(e.poll(&good).await.starts_with("DateTime: "));
+    // The plain password is not what the poll takes.
+    let mut plain: Vec<(String, String)> =
+        good.iter().filter(|(k, _)| k != "pass").cloned().collect();
+    plain.push(("pass".into(), "agentpass1".into()));
+    assert!(e
+        .poll(&plain)
+        .await
+        .starts_with("Invalid Username/Password: |1002|agentpass1|BAD|"));
+}
+
+#[tokio::test]
+async fn a_second_login_replaces_the_first() {
+    let e = env().await;
+    let first = e
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1001", "agentpass1", "TESTCAMP"),
+        )
+        .await
+        .1;
+    let old_poll = poll_form(&first);
+    // The agent is on a call when the screen is lost.
+    e.sim.phone_join("1001").await.unwrap();
+    e.dial("1001", "3125551001").await;
+    for _ in 0..4 {
+        e.poll(&old_poll).await;
+    }
+    assert_eq!(e.live("1001", "status").await, "INCALL");
+    let second = e
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1001", "agentpass1", "TESTCAMP"),
+        )
+        .await
+        .1;
+    assert_ne!(
+        page_var(&second, "session_name"),
+        page_var(&first, "session_name")
+    );
+    assert_eq!(
+        page_var(&second, "session_id"),
+        "8600051",
+        "the room this phone holds"
+    );
+    assert_eq!(
+        e.scalar("SELECT CAST(COUNT(*) AS CHAR) FROM vicidial_live_agents WHERE user = '1001'")
+            .await,
+        "1"
+    );
+    assert_eq!(
+        (
+            e.live("1001", "status").await,
+            e.live("1001", "lead_id").await
+        ),
+        ("PAUSED".into(), "0".into())
+    );
+    assert_eq!(
+        e.scalar("SELECT status FROM vicidial_list WHERE lead_id = 1")
+            .await,
+        "ERI",
+        "the lead left in the call"
+    );
+    // The old page's polls get DEAD_VLA and change nothing.
+    e.dial("1001", "3125551002").await;
+    for _ in 0..4 {
+        let line = e.poll(&old_poll).await;
+        assert!(line.contains("|Logged-in: DEAD_VLA|"), "{line}");
+    }
+    assert_eq!(e.live("1001", "status").await, "PAUSED");
+    // The new page takes it (its phone is still in the reused room).
+    let new_poll = poll_form(&second);
+    for _ in 0..4 {
+        e.poll(&new_poll).await;
+    }
+    assert_eq!(e.live("1001", "status").await, "INCALL");
+    assert_eq!(e.live("1001", "lead_id").await, "2");
+}
+
+#[tokio::test]
+async fn a_dial_waits_for_the_phone_and_is_placed_when_it_joins() {
+    let e = env().await;
+    e.sim
+        .login_agent("1001", "TESTCAMP", "cc1001")
+        .await
+        .unwrap();
+    assert!(e.dial("1001", "3125551004").await.starts_with("SUCCESS"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(e.live("1001", "status").await, "PAUSED");
+    assert!(e
+        .live("1001", "external_dial")
+        .await
+        .starts_with("3125551004!"));
+    assert!(e.silent_secs("1001").await <= 1, "the screen keeps polling");
+    // The phone joins (the HTTP control): the held request is placed, to the lead the
+    // agent asked for minutes ago.
+    let (status, _) = e.post("/__sim/channel/1001/join", &[]).await;
+    assert_eq!(status, 204);
+    eventually(|| async { e.live("1001", "status").await == "INCALL" }).await;
+    assert_eq!(e.live("1001", "lead_id").await, "4");
+    assert!(e.sim.ledger().iter().any(|l| matches!(l, LedgerEntry::PhoneJoined { channel, .. } if channel.starts_with("SIP/cc1001-"))));
+    // The phone leaves: its channel is gone from the room.
+    let (status, _) = e.post("/__sim/channel/1001/leave", &[]).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        e.scalar("SELECT CAST(COUNT(*) AS CHAR) FROM live_sip_channels WHERE channel LIKE 'SIP/cc1001-%'").await,
+        "0"
+    );
+    let (status, _) = e.post("/__sim/channel/1003/join", &[]).await;
+    assert_eq!(status, 409, "not logged in");
+}
+
+#[tokio::test]
 async fn bcrypt_agent_login() {
     let e = env_with(true).await;
-    let ok = [
-        ("VD_login", "1002"),
-        ("VD_pass", "agentpass1"),
-        ("VD_campaign", "testcamp"),
-    ];
-    let page = e.post("/agc/vicidial.php", &ok).await.1;
+    let page = e
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1002", "agentpass1", "testcamp"),
+        )
+        .await
+        .1;
     assert!(page.contains("conf_exten_check.php"), "{page}");
     assert_eq!(e.live("1002", "campaign_id").await, "TESTCAMP");
     // With hashing on, the plain `pass` column no longer counts.
-    let plain = [
-        ("VD_login", "1001"),
-        ("VD_pass", "agentpass1"),
-        ("VD_campaign", "TESTCAMP"),
-    ];
     assert!(e
-        .post("/agc/vicidial.php", &plain)
+        .post(
+            "/agc/vicidial.php",
+            &login_form("1001", "agentpass1", "TESTCAMP")
+        )
         .await
         .1
         .contains("Login incorrect"));
@@ -983,10 +1362,7 @@ async fn bcrypt_agent_login() {
 #[tokio::test]
 async fn logout_pause_code_and_dtmf() {
     let e = env().await;
-    e.sim
-        .login_agent("1001", "TESTCAMP", "cc1001")
-        .await
-        .unwrap();
+    e.login("1001", "TESTCAMP", "cc1001").await.unwrap();
     assert_eq!(
         e.agent_api("pause_code", &[("agent_user", "1001"), ("value", "BREAK")])
             .await,
@@ -1067,14 +1443,8 @@ async fn logged_in_agents_call_agent_and_pause() {
         e.non_agent_api("logged_in_agents", &[]).await,
         "ERROR: logged_in_agents NO LOGGED IN AGENTS: |apiuser|\n"
     );
-    e.sim
-        .login_agent("1001", "TESTCAMP", "cc1001")
-        .await
-        .unwrap();
-    e.sim
-        .login_agent("1002", "DNCCAMP", "cc1002")
-        .await
-        .unwrap();
+    e.login("1001", "TESTCAMP", "cc1001").await.unwrap();
+    e.login("1002", "DNCCAMP", "cc1002").await.unwrap();
     assert_eq!(
         e.non_agent_api(
             "logged_in_agents",

@@ -348,6 +348,16 @@ impl VicidialApi {
         }
     }
 
+    /// Non-Agent `update_lead` with `callback=REMOVE`: the lead's `ACTIVE`/`LIVE` callbacks
+    /// become `INACTIVE`, as VICIdial's own screen (`manDiaLnextCaLL` with a `callback_id`)
+    /// marks a callback the agent dials from its list. The Agent API's `external_dial` has no
+    /// way to say "this is a callback".
+    pub async fn take_callbacks(&self, lead_id: i64) -> Result<String, VicidialError> {
+        let lead = lead_id.to_string();
+        self.non_agent("update_lead", &[("lead_id", &lead), ("callback", "REMOVE")])
+            .await
+    }
+
     /// Non-Agent `update_log_entry`: the status of the call's `vicidial_log` row, by VICIdial's
     /// call id (`M…`).
     pub async fn update_log_entry(

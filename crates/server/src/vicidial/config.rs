@@ -76,6 +76,31 @@ pub struct VicidialArgs {
         default_value_t = 8
     )]
     pub confirm_secs: u64,
+    /// VICIdial's agent screen counts as not polling when its `last_update_time` is older
+    /// than this many seconds (it refreshes it about once a second).
+    #[arg(
+        long = "vicidial-screen-stale-secs",
+        env = "DIALDECK_VICIDIAL_SCREEN_STALE_SECS",
+        default_value_t = 5
+    )]
+    pub screen_stale_secs: u64,
+    /// After a dial VICIdial did not place within the confirm window was withdrawn, how long
+    /// to look again for the call (the screen may have taken it just before), in
+    /// milliseconds.
+    #[arg(
+        long = "vicidial-dial-grace-ms",
+        env = "DIALDECK_VICIDIAL_DIAL_GRACE_MS",
+        default_value_t = 2000
+    )]
+    pub dial_grace_ms: u64,
+    /// The region (ISO 3166 alpha-2) the dial box starts with and numbers are read in when
+    /// the agent chose none.
+    #[arg(
+        long = "default-country",
+        env = "DIALDECK_DEFAULT_COUNTRY",
+        default_value = "US"
+    )]
+    pub default_country: String,
     /// After this many seconds without the agent screen applying a disposition, it is applied
     /// through the Non-Agent API (`update_lead`) and recorded as reconciled.
     #[arg(
@@ -238,6 +263,21 @@ impl VicidialArgs {
                 });
             }
         }
+        if self.screen_stale_secs < 2 {
+            return Err(ConfigError {
+                variable: "DIALDECK_VICIDIAL_SCREEN_STALE_SECS",
+                problem: "must be at least 2 (the screen polls about once a second)".into(),
+            });
+        }
+        if crate::vicidial::phone::region(&self.default_country).is_none() {
+            return Err(ConfigError {
+                variable: "DIALDECK_DEFAULT_COUNTRY",
+                problem: format!(
+                    "{:?} is not a region libphonenumber knows (ISO 3166 alpha-2, e.g. US)",
+                    self.default_country
+                ),
+            });
+        }
         if self.campaign.len() > 8
             || !self
                 .campaign
@@ -261,5 +301,39 @@ impl VicidialArgs {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::config::Config;
+
+    fn parse(extra: &[&str]) -> Result<Config, String> {
+        let mut args = vec!["dialdeck"];
+        args.extend_from_slice(extra);
+        let config = Config::try_parse_from(args).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn desk_settings_have_defaults_and_are_checked() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.vicidial.screen_stale_secs, 5);
+        assert_eq!(config.vicidial.dial_grace_ms, 2000);
+        assert_eq!(config.vicidial.default_country, "US");
+        assert_eq!(
+            parse(&["--default-country", "it"])
+                .unwrap()
+                .vicidial
+                .default_country,
+            "it"
+        );
+        let err = parse(&["--default-country", "ZZ"]).unwrap_err();
+        assert!(err.contains("DIALDECK_DEFAULT_COUNTRY"), "{err}");
+        let err = parse(&["--vicidial-screen-stale-secs", "1"]).unwrap_err();
+        assert!(err.contains("DIALDECK_VICIDIAL_SCREEN_STALE_SECS"), "{err}");
     }
 }

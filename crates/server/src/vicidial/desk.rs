@@ -13,7 +13,7 @@ use dialdeck_shared::{
 };
 use futures_util::Stream;
 
-use super::{db, Vicidial};
+use super::{db, db::LiveAgent, Vicidial};
 use crate::{http::ApiError, session::CurrentAgent, AppState};
 
 use super::routes::{db_error, vicidial};
@@ -28,19 +28,27 @@ pub(super) async fn statuses(
         .campaign_id
         .clone()
         .unwrap_or_else(|| v.args.campaign.clone());
-    let all = db::statuses(&v.db, &campaign).await.map_err(db_error)?;
-    Ok(Json(
-        all.into_iter()
-            .filter(|s| s.selectable)
-            .map(|s| StatusOption {
-                status: s.status,
-                name: s.status_name,
-                sale: s.flags.sale,
-                dnc: s.flags.dnc,
-                scheduled_callback: s.flags.scheduled_callback,
-            })
-            .collect(),
-    ))
+    Ok(Json(selectable_statuses(&v, &campaign).await?))
+}
+
+/// The statuses an agent may choose in `campaign_id` (the campaign's own overriding the
+/// system's), as the disposition modal lists them.
+pub async fn selectable_statuses(
+    v: &Vicidial,
+    campaign_id: &str,
+) -> Result<Vec<StatusOption>, ApiError> {
+    let all = db::statuses(&v.db, campaign_id).await.map_err(db_error)?;
+    Ok(all
+        .into_iter()
+        .filter(|s| s.selectable)
+        .map(|s| StatusOption {
+            status: s.status,
+            name: s.status_name,
+            sale: s.flags.sale,
+            dnc: s.flags.dnc,
+            scheduled_callback: s.flags.scheduled_callback,
+        })
+        .collect())
 }
 
 /// `GET /api/lead/{id}`: the lead of the agent's current or last call, and no other.
@@ -89,47 +97,71 @@ pub async fn agent_state(
     v: &Vicidial,
     user: &str,
 ) -> Result<AgentState, ApiError> {
-    let row = v.live.row(user);
+    let agent = v.live.agent(user);
     let wrapup = crate::wrapup::current(state.store(), user).await?;
-    let sub_status = match row.as_ref().map(|r| r.sub_status()) {
-        Some("DISPO") => SubStatus::Dispo,
-        Some("DIAL") => SubStatus::Dial,
-        _ => SubStatus::None,
-    };
-    Ok(AgentState {
-        screen: if row.is_some() {
-            ScreenLink::Connected
-        } else {
-            ScreenLink::NotLoggedIn
-        },
-        status: row.as_ref().and_then(|r| AgentStatus::parse(&r.status)),
-        sub_status,
-        lead_id: row.as_ref().map(|r| r.lead_id).unwrap_or(0),
-        conf_exten: row
-            .as_ref()
-            .map(|r| r.conf_exten.clone())
-            .unwrap_or_default(),
-        phone_in_session: false,
-        call: row
-            .as_ref()
-            .filter(|r| r.status == "INCALL" && !r.callerid.is_empty())
-            .map(|r| LiveCall {
-                call_id: r.callerid.clone(),
-                phone_code: String::new(),
-                phone_number: String::new(),
-                dialled_at: None,
-                answered_at: None,
-            }),
-        pause_code: row
-            .as_ref()
-            .map(|r| r.pause_code.clone())
-            .unwrap_or_default(),
-        wrapup: wrapup.map(|w| WrapupInfo {
+    Ok(state_of(
+        v,
+        agent.as_ref(),
+        wrapup.map(|w| WrapupInfo {
             lead_id: w.lead_id,
             call_id: w.call_id,
             ended_at: w.ended_at,
         }),
-    })
+    ))
+}
+
+/// VICIdial's real-time sub-status as Non-Agent `agent_status` computes it: in a call with
+/// no `vicidial_auto_calls` row the customer hung up (`DEAD`), before the customer channel
+/// is up (`uniqueid` empty) the call is still dialling (`DIAL`); paused with a previewed lead
+/// `PREVIEW`, paused with a lead the dispo step (`DISPO`).
+pub fn sub_status(agent: &LiveAgent) -> SubStatus {
+    let row = &agent.row;
+    match row.status.as_str() {
+        "INCALL" => match &agent.call {
+            Some(call) if !call.in_auto_calls => SubStatus::Dead,
+            Some(_) if row.uniqueid.is_empty() => SubStatus::Dial,
+            _ => SubStatus::None,
+        },
+        "PAUSED" if row.preview_lead_id > 0 => SubStatus::Preview,
+        "PAUSED" if row.lead_id > 0 => SubStatus::Dispo,
+        _ => SubStatus::None,
+    }
+}
+
+/// The state of an agent as read from VICIdial (`None`: no session) with the server's
+/// wrap-up.
+pub fn state_of(v: &Vicidial, agent: Option<&LiveAgent>, wrapup: Option<WrapupInfo>) -> AgentState {
+    let Some(a) = agent else {
+        return AgentState {
+            screen: ScreenLink::NotLoggedIn,
+            status: None,
+            sub_status: SubStatus::None,
+            lead_id: 0,
+            conf_exten: String::new(),
+            phone_in_session: false,
+            call: None,
+            pause_code: String::new(),
+            wrapup,
+        };
+    };
+    let row = &a.row;
+    AgentState {
+        screen: super::live::screen_link(v.live.silent_secs(a), v.args.screen_stale_secs),
+        status: AgentStatus::parse(&row.status),
+        sub_status: sub_status(a),
+        lead_id: row.lead_id,
+        conf_exten: row.conf_exten.clone(),
+        phone_in_session: a.phone_in_session,
+        call: a.call.as_ref().map(|c| LiveCall {
+            call_id: row.callerid.clone(),
+            phone_code: c.phone_code.clone(),
+            phone_number: c.phone_number.clone(),
+            dialled_at: c.dialled_at,
+            answered_at: c.answered_at,
+        }),
+        pause_code: row.pause_code.clone(),
+        wrapup,
+    }
 }
 
 /// `GET /api/agent/state`.

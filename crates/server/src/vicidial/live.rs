@@ -1,6 +1,14 @@
 //! Live agent state: one read of `vicidial_live_agents` per poll interval for every logged-in
-//! agent, turned into per-agent changes that the SSE route pushes to each agent's own browser,
-//! and into server-enforced wrap-up when a call ends.
+//! agent (with its phone's channels in the session conference and its call), turned into
+//! per-agent changes that the SSE route pushes to each agent's own browser, and into
+//! server-enforced wrap-up when a call ends.
+//!
+//! Whether VICIdial's screen polls is read from `last_update_time`, which the screen's polls
+//! refresh about once a second. It is a classic TIMESTAMP, so any other write to the row
+//! refreshes it too, api.php's included: right after one of our own Agent API requests a
+//! screen that died would look alive for a few seconds. [`LiveHub::note_write`] records the
+//! stamp our write left; until the stamp moves on, the screen's silence is counted from the
+//! refresh before our write.
 
 use std::{
     collections::HashMap,
@@ -11,20 +19,36 @@ use std::{
 use crate::store::Store;
 use tokio::sync::broadcast;
 
-use super::{db, db::LiveRow, Vicidial};
+use dialdeck_shared::ScreenLink;
 
-/// The last rows read, and a channel announcing which agent's row changed.
+use super::{
+    db,
+    db::{LiveAgent, LiveRow},
+    Vicidial,
+};
+
+/// The last rows read, and a channel announcing which agent's state changed.
 pub struct LiveHub {
-    rows: Mutex<HashMap<String, LiveRow>>,
+    agents: Mutex<HashMap<String, LiveAgent>>,
+    masks: Mutex<HashMap<String, WriteMask>>,
     watchers: Arc<Mutex<HashMap<String, usize>>>,
     changed: broadcast::Sender<String>,
     healthy: std::sync::atomic::AtomicBool,
 }
 
+/// `last_update_time` as one of our Agent API writes left it, and as the screen left it
+/// before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct WriteMask {
+    written: i64,
+    prior: i64,
+}
+
 impl Default for LiveHub {
     fn default() -> Self {
         LiveHub {
-            rows: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
+            masks: Mutex::new(HashMap::new()),
             watchers: Arc::default(),
             changed: broadcast::channel(4096).0,
             healthy: std::sync::atomic::AtomicBool::new(false),
@@ -32,10 +56,58 @@ impl Default for LiveHub {
     }
 }
 
+/// A change of one agent between two reads.
+struct Change {
+    user: String,
+    old: Option<LiveRow>,
+    new: Option<LiveRow>,
+}
+
+/// What the screen's silence says: `Connected` while the screen refreshed its row within
+/// `stale_secs`.
+pub fn screen_link(silent_secs: i64, stale_secs: u64) -> ScreenLink {
+    if silent_secs > stale_secs as i64 {
+        ScreenLink::NotPolling {
+            silent_secs: u32::try_from(silent_secs).unwrap_or(u32::MAX),
+        }
+    } else {
+        ScreenLink::Connected
+    }
+}
+
 impl LiveHub {
     /// The agent's row as last read (None: not logged into VICIdial).
     pub fn row(&self, user: &str) -> Option<LiveRow> {
-        self.rows.lock().expect("live rows").get(user).cloned()
+        self.agent(user).map(|a| a.row)
+    }
+
+    /// The agent as last read.
+    pub fn agent(&self, user: &str) -> Option<LiveAgent> {
+        self.agents.lock().expect("live agents").get(user).cloned()
+    }
+
+    /// Seconds the agent's screen has been silent, not counting the refresh our own last
+    /// Agent API write caused.
+    pub fn silent_secs(&self, agent: &LiveAgent) -> i64 {
+        let masks = self.masks.lock().expect("write masks");
+        let stamp = match masks.get(&agent.row.user) {
+            Some(m) if m.written == agent.screen_stamp => m.prior,
+            _ => agent.screen_stamp,
+        };
+        (agent.db_now - stamp).max(0)
+    }
+
+    /// Records that one of our Agent API requests for `user` just wrote the row, leaving
+    /// `last_update_time` at `written`.
+    pub fn note_write(&self, user: &str, written: i64) {
+        let prior = match self.agent(user) {
+            Some(a) => a.db_now - self.silent_secs(&a),
+            None => written,
+        };
+        self.masks
+            .lock()
+            .expect("write masks")
+            .insert(user.to_string(), WriteMask { written, prior });
     }
 
     /// Announces changes: the user whose state changed.
@@ -87,22 +159,52 @@ impl LiveHub {
         self.healthy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Replaces the rows with a new read and returns the (previous, current) pairs that changed.
-    fn update(&self, fresh: Vec<LiveRow>) -> Vec<(Option<LiveRow>, Option<LiveRow>)> {
-        let mut map = self.rows.lock().expect("live rows");
-        let mut fresh: HashMap<String, LiveRow> =
-            fresh.into_iter().map(|r| (r.user.clone(), r)).collect();
+    /// Replaces the agents with a new read and returns those whose state changed (row,
+    /// phone, call or screen link).
+    fn update(&self, fresh: Vec<LiveAgent>, stale_secs: u64) -> Vec<Change> {
+        {
+            // A stamp that moved on since our write: the screen (or someone) wrote since.
+            let mut masks = self.masks.lock().expect("write masks");
+            masks.retain(|user, m| {
+                fresh
+                    .iter()
+                    .any(|a| &a.row.user == user && a.screen_stamp == m.written)
+            });
+        }
+        let view = |a: &LiveAgent| {
+            (
+                a.row.clone(),
+                a.phone_in_session,
+                a.call.clone(),
+                screen_link(self.silent_secs(a), stale_secs),
+            )
+        };
+        let mut fresh: HashMap<String, LiveAgent> =
+            fresh.into_iter().map(|a| (a.row.user.clone(), a)).collect();
+        let mut map = self.agents.lock().expect("live agents");
         let mut changes = Vec::new();
         for (user, old) in map.iter() {
             match fresh.get(user) {
-                Some(new) if new == old => {}
-                Some(new) => changes.push((Some(old.clone()), Some(new.clone()))),
-                None => changes.push((Some(old.clone()), None)),
+                Some(new) if view(new) == view(old) => {}
+                Some(new) => changes.push(Change {
+                    user: user.clone(),
+                    old: Some(old.row.clone()),
+                    new: Some(new.row.clone()),
+                }),
+                None => changes.push(Change {
+                    user: user.clone(),
+                    old: Some(old.row.clone()),
+                    new: None,
+                }),
             }
         }
         for (user, new) in fresh.iter() {
             if !map.contains_key(user) {
-                changes.push((None, Some(new.clone())));
+                changes.push(Change {
+                    user: user.clone(),
+                    old: None,
+                    new: Some(new.row.clone()),
+                });
             }
         }
         std::mem::swap(&mut *map, &mut fresh);
@@ -231,14 +333,9 @@ pub async fn tab_open(v: &Vicidial, store: &Store, user: &str) -> bool {
 
 /// One poll: read, diff, record ended calls, announce changes.
 pub async fn poll_once(v: &Vicidial, store: &Store, first: bool) -> anyhow::Result<()> {
-    let rows = db::live_rows(&v.db).await?;
-    let changes = v.live.update(rows);
-    for (old, new) in changes {
-        let user = old
-            .as_ref()
-            .or(new.as_ref())
-            .map(|r| r.user.clone())
-            .unwrap_or_default();
+    let agents = db::live_agents(&v.db).await?;
+    let changes = v.live.update(agents, v.args.screen_stale_secs);
+    for Change { user, old, new } in changes {
         let ended = if first || old.is_some() {
             ended_call(old.as_ref(), new.as_ref())
         } else {
@@ -332,6 +429,20 @@ mod tests {
             uniqueid: String::new(),
             pause_code: String::new(),
             external_status: String::new(),
+            server_ip: "10.10.0.5".into(),
+            extension: "SIP/cc1001".into(),
+            preview_lead_id: 0,
+            external_dial: String::new(),
+        }
+    }
+
+    fn agent(status: &str, lead: i64, stamp: i64, now: i64) -> LiveAgent {
+        LiveAgent {
+            row: row(status, lead),
+            screen_stamp: stamp,
+            db_now: now,
+            phone_in_session: true,
+            call: None,
         }
     }
 
@@ -363,11 +474,38 @@ mod tests {
     #[test]
     fn hub_reports_only_changes() {
         let hub = LiveHub::default();
-        assert_eq!(hub.update(vec![row("PAUSED", 0)]).len(), 1);
-        assert!(hub.update(vec![row("PAUSED", 0)]).is_empty());
-        let ch = hub.update(vec![]);
+        assert_eq!(hub.update(vec![agent("PAUSED", 0, 100, 100)], 5).len(), 1);
+        // The screen polls: the stamp moves with the clock, nothing changes for the desk.
+        assert!(hub.update(vec![agent("PAUSED", 0, 101, 101)], 5).is_empty());
+        // It stops: once silent past the threshold the screen link changes.
+        assert!(hub.update(vec![agent("PAUSED", 0, 101, 105)], 5).is_empty());
+        assert_eq!(hub.update(vec![agent("PAUSED", 0, 101, 107)], 5).len(), 1);
+        let ch = hub.update(vec![], 5);
         assert_eq!(ch.len(), 1);
-        assert!(ch[0].1.is_none());
+        assert!(ch[0].new.is_none());
         assert!(hub.row("1001").is_none());
+    }
+
+    #[test]
+    fn our_own_api_write_does_not_count_as_a_poll() {
+        let hub = LiveHub::default();
+        hub.update(vec![agent("PAUSED", 0, 100, 100)], 5);
+        // The screen died at 100; at 103 our external_dial refreshed the TIMESTAMP.
+        hub.update(vec![agent("PAUSED", 0, 100, 103)], 5);
+        hub.note_write("1001", 103);
+        let after_write = agent("PAUSED", 0, 103, 107);
+        assert_eq!(
+            hub.silent_secs(&after_write),
+            7,
+            "counted from the poll at 100"
+        );
+        assert_eq!(
+            screen_link(hub.silent_secs(&after_write), 5),
+            ScreenLink::NotPolling { silent_secs: 7 }
+        );
+        // A real poll moves the stamp on: the mask is gone.
+        hub.update(vec![agent("PAUSED", 0, 108, 108)], 5);
+        assert_eq!(hub.silent_secs(&agent("PAUSED", 0, 108, 108)), 0);
+        assert_eq!(screen_link(0, 5), ScreenLink::Connected);
     }
 }

@@ -396,6 +396,7 @@ pub(super) async fn screen_login(
         ("LOGINvarTHREE", ""),
         ("LOGINvarFOUR", ""),
         ("LOGINvarFIVE", ""),
+        ("hide_relogin_fields", ""),
         ("phone_login", phone.login.as_str()),
         ("phone_pass", phone.pass.as_str()),
         ("VD_login", agent.user.as_str()),

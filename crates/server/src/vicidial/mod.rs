@@ -8,12 +8,14 @@
 pub mod api;
 pub mod auth;
 pub mod call;
+pub mod campaign;
 pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod desk;
 pub mod live;
 pub mod login;
+pub mod phone;
 pub mod routes;
 pub mod target;
 

@@ -1,6 +1,7 @@
 //! The agent's VICIdial routes, assembled in one place: [`login`](super::login) (login and its
 //! campaigns, logout, the agent's profile, the agent screen's login form),
-//! [`desk`](super::desk) (live state over SSE, statuses, the lead on screen) and
+//! [`desk`](super::desk) (live state over SSE, statuses, the lead on screen),
+//! [`campaign`](super::campaign), [`phone`](super::phone) (number checks) and
 //! [`call`](super::call) (call control through the Agent API); and the edge helpers they share
 //! to turn VICIdial's failures into API errors.
 //!
@@ -30,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/agent/events", get(super::desk::events))
         .route("/agent/screen-login", post(super::login::screen_login))
         .route("/agent/pause", post(super::call::pause))
+        .route("/agent/ready", post(super::call::ready))
+        .route("/campaign", get(super::campaign::campaign))
+        .route("/phone/check", post(super::phone::phone_check))
         .route("/call/dial", post(super::call::dial))
         .route("/call/hangup", post(super::call::hangup))
         .route("/call/dtmf", post(super::call::dtmf))

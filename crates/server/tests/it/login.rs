@@ -301,22 +301,7 @@ async fn a_reload_logs_vicidials_screen_in_without_the_password() {
         let names: Vec<&str> = form.fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "DB",
-                "JS_browser_height",
-                "JS_browser_width",
-                "admin_test",
-                "LOGINvarONE",
-                "LOGINvarTWO",
-                "LOGINvarTHREE",
-                "LOGINvarFOUR",
-                "LOGINvarFIVE",
-                "phone_login",
-                "phone_pass",
-                "VD_login",
-                "VD_pass",
-                "VD_campaign"
-            ],
+            dialdeck_vicidial_sim::LOGIN_FORM_FIELDS,
             "VICIdial's own login form, in its order"
         );
         let value = |n: &str| {

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use dialdeck_server::{config::Config, vicidial::Vicidial, AppState};
-use dialdeck_shared::{AgentProfile, AgentState, AgentStatus, StatusOption, SubStatus};
+use dialdeck_shared::{
+    AgentProfile, AgentState, AgentStatus, CallbackRules, CampaignInfo, DialBlock, PauseCodesMode,
+    PhoneCheck, ScreenLink, StatusOption, SubStatus,
+};
 use dialdeck_vicidial_sim::{mariadb::MariaDb, seed};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, MySqlPool};
@@ -159,6 +162,16 @@ impl App {
         let (code, body) = self.get(cookie, "/api/agent/state").await;
         assert_eq!(code, 200, "{body}");
         serde_json::from_value(body).unwrap()
+    }
+
+    /// A dial's status, error code and message.
+    pub async fn dial_answer(&self, cookie: &str, body: &Value) -> (u16, Option<String>, String) {
+        let (code, answer, _) = self.post(Some(cookie), "/api/call/dial", body).await;
+        (
+            code,
+            answer["code"].as_str().map(str::to_string),
+            answer["message"].as_str().unwrap_or("").to_string(),
+        )
     }
 
     /// Waits (up to 10 s) until the agent's state satisfies `f`.
@@ -396,9 +409,10 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
         .await;
     assert_eq!(
         (code, body["code"].as_str()),
-        (409, Some("wrapup_pending")),
+        (409, Some("wrap_up")),
         "{body}"
     );
+    assert_eq!(body["message"], DialBlock::WrapUp.message());
     // An unknown status is refused with a clear error and the wrap-up stays.
     let mut bad = dispo.clone();
     bad["status"] = json!("BOGUS");
@@ -414,56 +428,126 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
     assert!(app.agent_state(&ada).await.wrapup.is_none());
 }
 
+/// Puts a channel of the agent's phone into its session conference, as VICIdial's
+/// AST_update does from Asterisk.
+async fn phone_in_session(db: &MySqlPool, channel: &str) {
+    sqlx::query("INSERT INTO live_sip_channels (channel, server_ip, channel_group, extension, channel_data) VALUES (?, '10.10.0.5', 'SIP/cc1001', '8600051', '8600051,F')")
+        .bind(channel)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+async fn backdate_screen(db: &MySqlPool, user: &str, secs: i64) {
+    sqlx::query("UPDATE vicidial_live_agents SET last_update_time = NOW() - INTERVAL ? SECOND WHERE user = ?")
+        .bind(secs)
+        .bind(user)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn dial_requests_are_validated_before_vicidial_is_asked() {
     let (url, db) = fresh_vicidial_db(false).await;
     let app = spawn(&url, db.clone(), CLOSED, &[]).await;
     let ada = app.login("1001", "agentpass1").await;
-    for (body, code) in [
+    sqlx::query("INSERT INTO vicidial_list (lead_id, entry_date, status, list_id, phone_code, phone_number) VALUES (40, NOW(), 'NEW', 555, '1', '3125550040')")
+        .execute(&db)
+        .await
+        .unwrap();
+    for (body, status, code) in [
         (
             json!({"phone_number": "312-555-12x2"}),
+            400,
             "invalid_phone_number",
         ),
-        (json!({"phone_number": "12345"}), "invalid_phone_number"),
         (
-            json!({"phone_number": "3125551212", "phone_code": "+1"}),
-            "invalid_phone_code",
+            json!({"phone_number": "12345"}),
+            400,
+            "invalid_phone_number",
         ),
-        (json!({"lead_id": -4}), "invalid_lead"),
-        (json!({}), "nothing_to_dial"),
+        (
+            json!({"phone_number": "(312) 155-1212"}),
+            400,
+            "invalid_phone_number",
+        ),
+        (
+            json!({"phone_number": "3125551212", "country": "ZZ"}),
+            400,
+            "invalid_country",
+        ),
+        (json!({"lead_id": -4}), 400, "invalid_lead"),
+        (json!({"callback_id": 0}), 400, "invalid_callback"),
+        (json!({}), 400, "nothing_to_dial"),
+        (json!({"lead_id": 424242}), 404, "not_found"),
+        (json!({"lead_id": 40}), 403, "lead_not_in_campaign"),
+        (json!({"callback_id": 424242}), 403, "callback_not_yours"),
     ] {
-        let (status, answer, _) = app.post(Some(&ada), "/api/call/dial", &body).await;
+        let (got, answer, _) = app.post(Some(&ada), "/api/call/dial", &body).await;
         assert_eq!(
-            (status, answer["code"].as_str()),
-            (400, Some(code)),
-            "{body}"
+            (got, answer["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {answer}"
         );
     }
-    // Valid, but VICIdial has no session for the agent.
-    let (status, answer, _) = app
+    // A callback of another agent (USERONLY for 1001) is not Bea's.
+    sqlx::query("UPDATE vicidial_users SET pass = 'beapass1' WHERE user = '1002'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let bea = app.login("1002", "beapass1").await;
+    let ada_callback: i64 = sqlx::query_scalar(
+        "SELECT CAST(callback_id AS SIGNED) FROM vicidial_callbacks WHERE lead_id = 6",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let (got, answer, _) = app
         .post(
-            Some(&ada),
+            Some(&bea),
             "/api/call/dial",
-            &json!({"phone_number": "(312) 555-1212"}),
+            &json!({"callback_id": ada_callback}),
         )
         .await;
     assert_eq!(
-        (status, answer["code"].as_str()),
-        (409, Some("vicidial_not_logged_in"))
+        (got, answer["code"].as_str()),
+        (403, Some("callback_not_yours"))
+    );
+
+    // Valid, but VICIdial has no session for the agent.
+    let number = json!({"phone_number": "(312) 555-1212"});
+    let refused = |block: DialBlock| {
+        (
+            409,
+            Some(block.code().to_string()),
+            block.message().to_string(),
+        )
+    };
+    assert_eq!(
+        app.dial_answer(&ada, &number).await,
+        refused(DialBlock::NoSession)
+    );
+    // A session, but the phone is not in its conference.
+    put_live_agent(&db, "1001", "PAUSED", 0, "").await;
+    assert_eq!(
+        app.dial_answer(&ada, &number).await,
+        refused(DialBlock::PhoneNotInSession)
+    );
+    // The screen stopped polling: read fresh, not from the last poll.
+    phone_in_session(&db, "SIP/cc1001-0000000a").await;
+    backdate_screen(&db, "1001", 30).await;
+    assert_eq!(
+        app.dial_answer(&ada, &number).await,
+        refused(DialBlock::ScreenNotConnected)
     );
     // Logged in but not allowed to dial manually.
-    put_live_agent(&db, "1001", "PAUSED", 0, "").await;
+    backdate_screen(&db, "1001", 0).await;
     sqlx::query("UPDATE vicidial_users SET agentcall_manual = '0' WHERE user = '1001'")
         .execute(&db)
         .await
         .unwrap();
-    let (status, answer, _) = app
-        .post(
-            Some(&ada),
-            "/api/call/dial",
-            &json!({"phone_number": "3125551212"}),
-        )
-        .await;
+    let (status, answer, _) = app.post(Some(&ada), "/api/call/dial", &number).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (403, Some("manual_dial_not_allowed"))
@@ -473,18 +557,259 @@ async fn dial_requests_are_validated_before_vicidial_is_asked() {
         .execute(&db)
         .await
         .unwrap();
-    let (status, answer, _) = app
-        .post(
-            Some(&ada),
-            "/api/call/dial",
-            &json!({"phone_number": "3125551212"}),
-        )
-        .await;
+    let (status, answer, _) = app.post(Some(&ada), "/api/call/dial", &number).await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (503, Some("vicidial_unreachable")),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn agent_state_reads_the_screen_the_phone_and_the_call_from_vicidial() {
+    let (url, db) = fresh_vicidial_db(false).await;
+    let app = spawn(
+        &url,
+        db.clone(),
+        CLOSED,
+        &["--vicidial-screen-stale-secs", "3"],
+    )
+    .await;
+    let ada = app.login("1001", "agentpass1").await;
+    let s = app.agent_state(&ada).await;
+    assert_eq!(s.screen, ScreenLink::NotLoggedIn);
+    assert_eq!(s.dial_block(), Some(DialBlock::NoSession));
+    put_live_agent(&db, "1001", "PAUSED", 0, "").await;
+    let s = app
+        .wait_state(&ada, |s| s.screen == ScreenLink::Connected)
+        .await;
+    assert!(!s.phone_in_session);
+    // The phone's channel in the session conference; another conference's does not count,
+    // nor does a channel of another phone in this one.
+    phone_in_session(&db, "SIP/cc1002-00000001").await;
+    sqlx::query("INSERT INTO live_sip_channels (channel, server_ip, channel_group, extension, channel_data) VALUES ('SIP/cc1001-00000002', '10.10.0.5', 'SIP/cc1001', '8600052', '')")
+        .execute(&db)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!app.agent_state(&ada).await.phone_in_session);
+    sqlx::query("INSERT INTO live_channels (channel, server_ip, channel_group, extension, channel_data) VALUES ('SIP/cc1001-0000000b', '10.10.0.5', 'SIP/cc1001', '8600051', '')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let s = app.wait_state(&ada, |s| s.phone_in_session).await;
+    assert_eq!(s.dial_block(), None);
+    // The screen stops polling.
+    backdate_screen(&db, "1001", 40).await;
+    let s = app
+        .wait_state(&ada, |s| matches!(s.screen, ScreenLink::NotPolling { .. }))
+        .await;
+    let ScreenLink::NotPolling { silent_secs } = s.screen else {
+        unreachable!()
+    };
+    assert!((40..45).contains(&silent_secs), "{silent_secs}");
+    assert_eq!(s.dial_block(), Some(DialBlock::ScreenNotConnected));
+    // A call VICIdial dialled: the facts come from vicidial_auto_calls and vicidial_log.
+    backdate_screen(&db, "1001", 0).await;
+    sqlx::query("UPDATE vicidial_live_agents SET status = 'INCALL', lead_id = 1, callerid = 'M1202120000000000001', uniqueid = '', last_call_time = NOW() WHERE user = '1001'")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO vicidial_auto_calls (server_ip, campaign_id, status, lead_id, uniqueid, callerid, channel, phone_code, phone_number, call_time, call_type) VALUES ('10.10.0.5', 'TESTCAMP', 'XFER', 1, '', 'M1202120000000000001', '', '1', '3125551001', NOW() - INTERVAL 20 SECOND, 'OUT')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let s = app
+        .wait_state(&ada, |s| s.sub_status == SubStatus::Dial)
+        .await;
+    let call = s.call.clone().unwrap();
+    let dialled: i64 = sqlx::query_scalar(
+        "SELECT CAST(UNIX_TIMESTAMP(call_time) AS SIGNED) FROM vicidial_auto_calls",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            call.call_id.as_str(),
+            call.phone_code.as_str(),
+            call.phone_number.as_str(),
+            call.dialled_at,
+            call.answered_at
+        ),
+        (
+            "M1202120000000000001",
+            "1",
+            "3125551001",
+            Some(dialled),
+            None
+        )
+    );
+    // Answered: vicidial_log's start_epoch.
+    sqlx::query("UPDATE vicidial_live_agents SET uniqueid = '1795574700.7' WHERE user = '1001'")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO vicidial_log (uniqueid, lead_id, list_id, campaign_id, call_date, start_epoch, status, phone_code, phone_number, user, comments) VALUES ('1795574700.7', 1, 101, 'TESTCAMP', NOW(), UNIX_TIMESTAMP() - 5, 'INCALL', '1', '3125551001', '1001', 'MANUAL')")
+        .execute(&db)
+        .await
+        .unwrap();
+    let s = app
+        .wait_state(&ada, |s| {
+            s.call.as_ref().is_some_and(|c| c.answered_at.is_some())
+        })
+        .await;
+    assert_eq!(s.sub_status, SubStatus::None);
+    let started: i64 = sqlx::query_scalar("SELECT CAST(start_epoch AS SIGNED) FROM vicidial_log")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(s.call.unwrap().answered_at, Some(started));
+    // The customer hangs up: VICIdial drops the auto_calls row; the agent stays INCALL.
+    sqlx::query("DELETE FROM vicidial_auto_calls")
+        .execute(&db)
+        .await
+        .unwrap();
+    let s = app
+        .wait_state(&ada, |s| s.sub_status == SubStatus::Dead)
+        .await;
+    assert_eq!(s.status, Some(AgentStatus::InCall));
+    assert_eq!(s.dial_block(), Some(DialBlock::InCall));
+}
+
+#[tokio::test]
+async fn campaign_info_comes_from_vicidials_tables() {
+    let (url, db) = fresh_vicidial_db(false).await;
+    let app = spawn(&url, db.clone(), CLOSED, &[]).await;
+    let ada = app.login("1001", "agentpass1").await;
+    let (code, body) = app.get(&ada, "/api/campaign").await;
+    assert_eq!(code, 200, "{body}");
+    let info: CampaignInfo = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (info.campaign_id.as_str(), info.campaign_name.as_str()),
+        ("TESTCAMP", "Test campaign")
+    );
+    assert!(!info.auto_dial, "a MANUAL campaign");
+    assert_eq!(info.pause_codes_mode, PauseCodesMode::Optional);
+    let codes: Vec<(&str, bool)> = info
+        .pause_codes
+        .iter()
+        .map(|c| (c.code.as_str(), c.billable))
+        .collect();
+    assert_eq!(codes, [("BREAK", false), ("LUNCH", false), ("TRAIN", true)]);
+    let keys: Vec<(char, &str)> = info
+        .hotkeys
+        .iter()
+        .map(|h| (h.key, h.status.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ('1', "SALE"),
+            ('2', "NI"),
+            ('3', "CB"),
+            ('4', "N"),
+            ('5', "B"),
+            ('6', "DNC")
+        ]
+    );
+    assert_eq!(
+        info.callbacks,
+        CallbackRules {
+            allowed: true,
+            user_only: true,
+            me_by_default: true,
+            days_limit: 30
+        }
+    );
+    assert!(info
+        .statuses
+        .iter()
+        .any(|s| s.status == "SALE" && s.name == "Sale - Campaign"));
+    assert!(info.statuses.iter().all(|s| s.status != "XFERX"));
+    assert_eq!(info.default_country, "US");
+    let italy = info.countries.iter().find(|c| c.region == "IT").unwrap();
+    assert_eq!((italy.calling_code, italy.name.as_str()), (39, "Italy"));
+    assert!(info.countries.len() > 240);
+    // VICIdial's settings change: so does the answer.
+    sqlx::query("UPDATE vicidial_campaigns SET dial_method = 'RATIO', auto_dial_level = '2.0', agent_pause_codes_active = 'FORCE', scheduled_callbacks = 'N' WHERE campaign_id = 'TESTCAMP'")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE vicidial_campaign_hotkeys SET selectable = 'N' WHERE hotkey = '6'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let (_, body) = app.get(&ada, "/api/campaign").await;
+    let info: CampaignInfo = serde_json::from_value(body).unwrap();
+    assert!(info.auto_dial);
+    assert_eq!(info.pause_codes_mode, PauseCodesMode::Forced);
+    assert!(!info.callbacks.allowed);
+    assert_eq!(info.hotkeys.len(), 5);
+    // /api/statuses still answers the same list.
+    let (code, body) = app.get(&ada, "/api/statuses").await;
+    assert_eq!(code, 200);
+    let statuses: Vec<StatusOption> = serde_json::from_value(body).unwrap();
+    assert_eq!(statuses, info.statuses);
+}
+
+#[tokio::test]
+async fn phone_check_reads_numbers_in_the_agents_region() {
+    let (url, db) = fresh_vicidial_db(false).await;
+    let app = spawn(&url, db, CLOSED, &["--default-country", "IT"]).await;
+    let ada = app.login("1001", "agentpass1").await;
+    let (code, body, _) = app
+        .post(
+            Some(&ada),
+            "/api/phone/check",
+            &json!({"phone_number": "02 1234 5678"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let check: PhoneCheck = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (
+            check.e164.as_str(),
+            check.phone_code.as_str(),
+            check.national_number.as_str(),
+            check.region.as_deref()
+        ),
+        ("+390212345678", "39", "0212345678", Some("IT"))
+    );
+    let (code, body, _) = app
+        .post(
+            Some(&ada),
+            "/api/phone/check",
+            &json!({"phone_number": "(312) 555-1212", "country": "US"}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["national_number"].as_str()),
+        (200, Some("3125551212"))
+    );
+    let (code, body, _) = app
+        .post(
+            Some(&ada),
+            "/api/phone/check",
+            &json!({"phone_number": "12", "country": "US"}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("invalid_phone_number"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().ends_with('.'),
+        "a sentence: {body}"
+    );
+    let (code, _, _) = app
+        .post(
+            None,
+            "/api/phone/check",
+            &json!({"phone_number": "12", "country": "US"}),
+        )
+        .await;
+    assert_eq!(code, 401);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use dialdeck_shared::{AgentStatus, DispositionAccepted, SubStatus, TargetState};
+use dialdeck_shared::{AgentStatus, DispositionAccepted, ScreenLink, SubStatus, TargetState};
 use dialdeck_vicidial_sim::{LedgerEntry, SimOptions, VicidialSim};
 use serde_json::{json, Value};
 use sqlx::MySqlPool;
@@ -44,15 +44,42 @@ fn dispo(id: &str, lead: i64, status: &str, callback: Option<Value>, notes: &str
 }
 
 impl Lab {
+    /// Logs the agent in, opens its VICIdial session and puts its phone into the session
+    /// conference (a webphone dials in); waits until the desk may dial.
     async fn logged_in(&self, user: &str, password: &str, campaign: &str, phone: &str) -> String {
         let cookie = self.app.login(user, password).await;
         self.sim.login_agent(user, campaign, phone).await.unwrap();
+        self.sim.phone_join(user).await.unwrap();
         self.app
             .wait_state(&cookie, |s| {
-                s.logged_in() && s.status == Some(AgentStatus::Paused)
+                s.status == Some(AgentStatus::Paused) && s.dial_block().is_none()
             })
             .await;
         cookie
+    }
+
+    fn dials_placed(&self, agent: &str) -> Vec<u64> {
+        self.sim
+            .ledger()
+            .into_iter()
+            .filter_map(|e| match e {
+                LedgerEntry::DialPlaced {
+                    agent: a, lead_id, ..
+                } if a == agent => Some(lead_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn live(&self, user: &str, column: &str) -> String {
+        sqlx::query_scalar::<_, Option<String>>(&format!(
+            "SELECT CAST({column} AS CHAR) FROM vicidial_live_agents WHERE user = ?"
+        ))
+        .bind(user)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+        .unwrap_or_default()
     }
 
     /// Dial, wait for the answer, hang up: returns the wrap-up's call id.
@@ -161,7 +188,7 @@ async fn dial_hangup_and_sale_reach_vicidials_tables_once() {
     let (lead, call_id) = lab
         .call(
             &ada,
-            json!({"phone_number": "(312) 555-1001", "phone_code": "1"}),
+            json!({"phone_number": "(312) 555-1001", "country": "US"}),
         )
         .await;
     assert_eq!(lead, 1, "search=YES found the existing lead by its number");
@@ -275,7 +302,11 @@ async fn dnc_goes_to_the_lists_the_campaign_uses() {
     let ada = lab
         .logged_in("1001", "agentpass1", "DNCCAMP", "cc1001")
         .await;
-    let (lead, call_id) = lab.call(&ada, json!({"lead_id": 4})).await;
+    // Lead 4 is in a TESTCAMP list: DNCCAMP reaches it by its number (search=YES).
+    let (lead, call_id) = lab
+        .call(&ada, json!({"phone_number": "312 555 1004"}))
+        .await;
+    assert_eq!(lead, 4);
     lab.submit(
         &ada,
         &dispo(&call_id, lead, "DNC", None, "asked never to be called"),
@@ -492,10 +523,7 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
         .app
         .post(Some(&ada), "/api/call/dial", &json!({"lead_id": 2}))
         .await;
-    assert_eq!(
-        (code, body["code"].as_str()),
-        (409, Some("already_in_call"))
-    );
+    assert_eq!((code, body["code"].as_str()), (409, Some("in_call")));
     lab.app
         .wait_state(&ada, |s| {
             s.status == Some(AgentStatus::InCall) && s.sub_status == SubStatus::None
@@ -518,7 +546,8 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
     lab.submit(&ada, &dispo(&call_id, 1, "NI", None, "")).await;
     lab.wait_target(&ada, &call_id, TargetState::Done, 10).await;
     lab.app.wait_state(&ada, |s| s.lead_id == 0).await;
-    // The screen is gone: VICIdial accepts the dial (queued), nothing happens, and we say so.
+    // The screen is gone: VICIdial accepts the dial (queued), nothing happens, we take it
+    // back and say so.
     lab.sim.screen_gone("1001");
     let (code, body, _) = lab
         .app
@@ -526,7 +555,7 @@ async fn vicidials_refusals_reach_the_agent_as_clear_errors() {
         .await;
     assert_eq!(
         (code, body["code"].as_str()),
-        (503, Some("dial_not_confirmed")),
+        (503, Some("dial_withdrawn")),
         "{body}"
     );
     // The API account locked out by VICIdial: an admin-facing error, no secret in it.
@@ -628,4 +657,304 @@ async fn an_abandoned_wrapup_gets_the_campaigns_fallback_after_its_deadline() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(lab.screen_dispos(bea_lead), vec!["N".to_string()]);
+}
+
+/// The screen stops polling just before a dial: the dial fails, the request is taken back
+/// from `external_dial`, and when the screen comes back it places nothing. The same when the
+/// screen polls but the phone left the session conference (VICIdial's screen holds the dial
+/// until the phone is back).
+#[tokio::test]
+async fn a_dial_vicidial_does_not_place_is_withdrawn_and_never_placed_later() {
+    let lab = lab(
+        "TESTCAMP",
+        &[
+            "--vicidial-confirm-secs",
+            "2",
+            "--vicidial-dial-grace-ms",
+            "500",
+        ],
+    )
+    .await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    // The screen dies right before the dial: the last poll is fresh, so the dial goes out.
+    lab.sim.screen_gone("1001");
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/call/dial", &json!({"lead_id": 2}))
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (503, Some("dial_withdrawn")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("not polling") && message.contains("took the request back"),
+        "{message}"
+    );
+    assert_eq!(lab.live("1001", "external_dial").await, "", "withdrawn");
+    // The screen comes back (the desk rejoins it): nothing is dialled.
+    lab.sim.start_screen("1001");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        lab.dials_placed("1001").is_empty(),
+        "{:?}",
+        lab.sim.ledger()
+    );
+    let s = lab
+        .app
+        .wait_state(&ada, |s| s.screen == ScreenLink::Connected)
+        .await;
+    assert_eq!((s.status, s.lead_id), (Some(AgentStatus::Paused), 0));
+
+    // The phone leaves the conference while the dial waits (the screen keeps polling).
+    lab.sim.screen_gone("1001");
+    let dial = {
+        let app_url = lab.app.url.clone();
+        let http = lab.app.http.clone();
+        let cookie = ada.clone();
+        tokio::spawn(async move {
+            let res = http
+                .post(format!("{app_url}/api/call/dial"))
+                .header("origin", &app_url)
+                .header("cookie", cookie)
+                .json(&json!({"lead_id": 3}))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    lab.sim.phone_leave("1001").await.unwrap();
+    lab.sim.start_screen("1001");
+    let (code, body) = dial.await.unwrap();
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (503, Some("dial_withdrawn")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("phone is not in the VICIdial session"),
+        "{body}"
+    );
+    assert_eq!(lab.live("1001", "external_dial").await, "");
+    // The phone is back: VICIdial's screen would have dialled lead 3 now; nothing is.
+    lab.sim.phone_join("1001").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        lab.dials_placed("1001").is_empty(),
+        "{:?}",
+        lab.sim.ledger()
+    );
+    // And a dial now goes out at once.
+    let (code, state, _) = lab
+        .app
+        .post(Some(&ada), "/api/call/dial", &json!({"lead_id": 3}))
+        .await;
+    assert_eq!((code, state["lead_id"].as_i64()), (200, Some(3)), "{state}");
+    assert_eq!(lab.dials_placed("1001"), vec![3]);
+}
+
+/// A callback of the agent's is dialled by its lead and taken in VICIdial, as VICIdial's
+/// screen takes a callback dialled from its list; numbers are read in the agent's country
+/// and VICIdial gets phone_code + national number.
+#[tokio::test]
+async fn callbacks_and_foreign_numbers_are_dialled_as_vicidial_dials_them() {
+    let lab = lab("TESTCAMP", &[]).await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    let callback: i64 = sqlx::query_scalar(
+        "SELECT CAST(callback_id AS SIGNED) FROM vicidial_callbacks WHERE lead_id = 6",
+    )
+    .fetch_one(&lab.db)
+    .await
+    .unwrap();
+    let (lead, call_id) = lab.call(&ada, json!({"callback_id": callback})).await;
+    assert_eq!(lead, 6);
+    assert_eq!(
+        lab.scalar("SELECT status FROM vicidial_callbacks WHERE lead_id = 6")
+            .await,
+        "INACTIVE",
+        "the callback is taken"
+    );
+    assert!(lab.sim.ledger().iter().any(|e| matches!(e,
+        LedgerEntry::LeadUpdated { lead_id: 6, callback: Some(c), .. } if c == "DELETED")));
+    lab.submit(&ada, &dispo(&call_id, lead, "SALE", None, ""))
+        .await;
+    lab.wait_target(&ada, &call_id, TargetState::Done, 10).await;
+    lab.app
+        .wait_state(&ada, |s| s.lead_id == 0 && s.wrapup.is_none())
+        .await;
+    // The ANYONE callback of the campaign (set by Bea) is Ada's to take too.
+    let anyone: i64 = sqlx::query_scalar(
+        "SELECT CAST(callback_id AS SIGNED) FROM vicidial_callbacks WHERE lead_id = 7",
+    )
+    .fetch_one(&lab.db)
+    .await
+    .unwrap();
+    let (lead, call_id) = lab.call(&ada, json!({"callback_id": anyone})).await;
+    assert_eq!(lead, 7);
+    lab.submit(&ada, &dispo(&call_id, lead, "NI", None, ""))
+        .await;
+    lab.wait_target(&ada, &call_id, TargetState::Done, 10).await;
+    lab.app
+        .wait_state(&ada, |s| s.lead_id == 0 && s.wrapup.is_none())
+        .await;
+    // An Italian number typed nationally: phone_code 39, the leading 0 kept.
+    lab.call(
+        &ada,
+        json!({"phone_number": "02 1234 5678", "country": "IT"}),
+    )
+    .await;
+    let placed = lab
+        .sim
+        .ledger()
+        .into_iter()
+        .rev()
+        .filter_map(|e| match e {
+            LedgerEntry::DialPlaced {
+                phone_code,
+                phone_number,
+                ..
+            } => Some((phone_code, phone_number)),
+            _ => None,
+        })
+        .next()
+        .unwrap();
+    assert_eq!(placed, ("39".to_string(), "0212345678".to_string()));
+}
+
+/// The header's call facts and sub-status as VICIdial has them, through a real call.
+#[tokio::test]
+async fn call_facts_and_sub_status_follow_vicidial() {
+    let lab = lab("TESTCAMP", &[]).await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    let (code, state, _) = lab
+        .app
+        .post(Some(&ada), "/api/call/dial", &json!({"lead_id": 1}))
+        .await;
+    assert_eq!(code, 200, "{state}");
+    let s: dialdeck_shared::AgentState = serde_json::from_value(state).unwrap();
+    let call = s.call.clone().expect("a call");
+    assert!(
+        call.call_id.starts_with('M') && call.phone_number == "3125551001",
+        "{call:?}"
+    );
+    assert!(call.dialled_at.is_some());
+    let s = lab
+        .app
+        .wait_state(&ada, |s| {
+            s.call.as_ref().is_some_and(|c| c.answered_at.is_some())
+        })
+        .await;
+    assert_eq!(s.sub_status, SubStatus::None);
+    let started: String = lab
+        .scalar("SELECT CAST(start_epoch AS CHAR) FROM vicidial_log WHERE lead_id = 1")
+        .await;
+    assert_eq!(s.call.unwrap().answered_at, Some(started.parse().unwrap()));
+    lab.sim.customer_hangup("1001").await.unwrap();
+    let s = lab
+        .app
+        .wait_state(&ada, |s| s.sub_status == SubStatus::Dead)
+        .await;
+    assert_eq!(s.status, Some(AgentStatus::InCall));
+    let (code, state, _) = lab
+        .app
+        .post(Some(&ada), "/api/call/hangup", &json!({}))
+        .await;
+    assert_eq!(
+        (code, state["sub_status"].as_str()),
+        (200, Some("DISPO")),
+        "{state}"
+    );
+}
+
+#[tokio::test]
+async fn pause_codes_are_the_campaigns_and_ready_only_where_the_campaign_dials() {
+    let lab = lab("TESTCAMP", &[]).await;
+    let ada = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    let pause = |code: Option<&str>| json!({ "code": code });
+    // A MANUAL campaign: no Ready, the agent is paused between calls by design.
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/ready", &json!({}))
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (409, Some("manual_campaign")),
+        "{body}"
+    );
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/pause", &pause(Some("NOPE")))
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("unknown_pause_code")),
+        "{body}"
+    );
+    let (code, _, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/pause", &pause(Some("LUNCH")))
+        .await;
+    assert_eq!(code, 202);
+    lab.app.wait_state(&ada, |s| s.pause_code == "LUNCH").await;
+    // FORCE: every pause needs a code.
+    sqlx::query("UPDATE vicidial_campaigns SET agent_pause_codes_active = 'FORCE' WHERE campaign_id = 'TESTCAMP'")
+        .execute(&lab.db)
+        .await
+        .unwrap();
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/pause", &pause(None))
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("pause_code_required")),
+        "{body}"
+    );
+    // A campaign that dials by itself: Ready is RESUME, a pause is PAUSE then the code.
+    sqlx::query("UPDATE vicidial_campaigns SET dial_method = 'RATIO', auto_dial_level = '1.0' WHERE campaign_id = 'TESTCAMP'")
+        .execute(&lab.db)
+        .await
+        .unwrap();
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/ready", &json!({}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    lab.app
+        .wait_state(&ada, |s| s.status == Some(AgentStatus::Ready))
+        .await;
+    let (code, body, _) = lab
+        .app
+        .post(Some(&ada), "/api/agent/pause", &pause(Some("BREAK")))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    lab.app
+        .wait_state(&ada, |s| {
+            s.status == Some(AgentStatus::Paused) && s.pause_code == "BREAK"
+        })
+        .await;
+    let pauses: Vec<String> = lab
+        .sim
+        .ledger()
+        .into_iter()
+        .filter_map(|e| match e {
+            LedgerEntry::Pause { value, .. } => Some(value),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pauses, ["RESUME", "PAUSE"]);
 }
