@@ -33,6 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             detail: (!ok).then(|| "VICIdial's database does not answer".into()),
         });
     }
+    checks.extend(state.ghl_setup().readiness());
     let ready = checks.iter().all(|c| c.ok);
     let status = if ready {
         StatusCode::OK

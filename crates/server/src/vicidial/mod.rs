@@ -14,6 +14,7 @@ pub mod deadline;
 pub mod desk;
 pub mod live;
 pub mod login;
+pub mod records;
 pub mod routes;
 pub mod target;
 
