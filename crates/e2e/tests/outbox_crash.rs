@@ -368,7 +368,6 @@ async fn open_call(
         s["logged_in"] == json!(true) && s["status"] == "PAUSED"
     })
     .await?;
-    let started_at = chrono::Utc::now().to_rfc3339();
     let (code, body, _) = api
         .post(
             Some(&cookie),
@@ -393,21 +392,24 @@ async fn open_call(
         .as_str()
         .context("wrap-up call id")?
         .to_string();
+    // The modal's callback: a local date and time in the agent's IANA zone (UTC here).
     let callback = (status == "CB").then(|| {
         json!({
-            "at": (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339(),
-            "time_zone": "America/Chicago",
+            "at_local": (chrono::Utc::now() + chrono::Duration::days(2))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            "time_zone": "UTC",
             "recipient": "USERONLY",
             "comments": format!("call back {user}"),
         })
     });
+    // Which call it is, the server knows: the request names only the lead.
     let request = json!({
         "id": id,
         "lead_id": lead_id,
         "status": status,
         "callback": callback,
         "notes": format!("crash test, agent {user}"),
-        "call": {"started_at": started_at, "duration_secs": 30 + n as u32, "vicidial_uniqueid": null},
     });
     Ok(Call {
         user,
@@ -495,7 +497,7 @@ async fn setup_vicidial() -> anyhow::Result<(String, MySqlPool)> {
         ));
         users.push(format!(
             "('{user}', '{AGENT_PASS}', 'Crash Agent {user}', 1, 'AGENTS', 'cx{user}', 'phonepass', '1', 'Y', 0, \
-             '2026-01-01 00:00:00', '', '0')"
+             '2026-01-01 00:00:00', '', '0', '1', '1')"
         ));
         leads.push(format!(
             "({lead}, NOW(), 'NEW', 101, '1', '{}', 'Crash', 'Lead{n}', '', 'Chicago', 'IL', '60601', '', '', 0)",
@@ -514,7 +516,8 @@ async fn setup_vicidial() -> anyhow::Result<(String, MySqlPool)> {
     conn.execute(
         format!(
             "INSERT INTO vicidial_users (user, pass, full_name, user_level, user_group, phone_login, phone_pass, \
-             agentcall_manual, active, failed_login_count, last_login_date, pass_hash, api_only_user) VALUES {}",
+             agentcall_manual, active, failed_login_count, last_login_date, pass_hash, api_only_user, \
+             scheduled_callbacks, agentonly_callbacks) VALUES {}",
             users.join(", ")
         )
         .as_str(),

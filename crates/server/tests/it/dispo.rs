@@ -112,6 +112,30 @@ async fn another_agents_call_id_neither_squats_nor_rewrites_their_call() {
     assert_eq!(log_status(&lab, ada_lead).await, "SALE");
     assert_eq!(lab.screen_dispos(ada_lead), vec!["SALE".to_string()]);
 
+    // The call's facts were taken from VICIdial's log of Ada's call, not from the request.
+    let (uniqueid, start): (String, i64) = sqlx::query_as(
+        "SELECT uniqueid, CAST(start_epoch AS SIGNED) FROM vicidial_log WHERE lead_id = 1 ORDER BY start_epoch DESC LIMIT 1",
+    )
+    .fetch_one(&lab.db)
+    .await
+    .unwrap();
+    let payload: String = sqlx::query_scalar(
+        "SELECT payload FROM dispositions WHERE agent_user = '1001' AND client_id = ?",
+    )
+    .bind(&ada_call)
+    .fetch_one(lab.app.state.store())
+    .await
+    .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(payload["call"]["call_id"], json!(ada_call));
+    assert_eq!(payload["call"]["vicidial_uniqueid"], json!(uniqueid));
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(payload["call"]["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        start
+    );
+
     // Ada's shift: this one call, with the talk time VICIdial logged and the status's name.
     let (code, calls) = lab.app.get(&ada, "/api/agent/calls").await;
     assert_eq!(code, 200, "{calls}");
@@ -137,6 +161,35 @@ async fn another_agents_call_id_neither_squats_nor_rewrites_their_call() {
     let (_, bea_calls) = lab.app.get(&bea, "/api/agent/calls").await;
     assert_eq!(bea_calls.as_array().unwrap().len(), 1, "{bea_calls}");
     assert_eq!(bea_calls[0]["lead_id"], json!(2));
+}
+
+/// `update_log_entry` changes the newest log row of the lead in the campaign, whoever's call it
+/// is: when another agent has called the lead since, reconciling a disposition leaves that row
+/// alone (the lead itself still gets the status).
+#[tokio::test]
+async fn reconciling_never_rewrites_a_later_call_of_the_lead() {
+    let (lab, ada, bea) = two_agents().await;
+    let (lead, ada_call) = lab.call(&ada, json!({"lead_id": 5})).await;
+    lab.sim.screen_gone("1001");
+    let (bea_lead, _) = lab.call(&bea, json!({"lead_id": 5})).await;
+    assert_eq!(bea_lead, lead);
+    let bea_log = log_status(&lab, lead).await;
+    let newest_user = lab
+        .scalar("SELECT user FROM vicidial_log WHERE lead_id = 5 ORDER BY call_date DESC, start_epoch DESC LIMIT 1")
+        .await;
+    assert_eq!(newest_user, "1002", "Bea's call is the newest row");
+    lab.submit(&ada, &dispo(&ada_call, lead, "NI", None, ""))
+        .await;
+    lab.wait_target(&ada, &ada_call, TargetState::Done, 30)
+        .await;
+    let receipt = lab.receipt(&ada_call).await;
+    assert_eq!(receipt["reconciled"], json!(true), "{receipt}");
+    assert_eq!(
+        receipt["log_entry"],
+        json!("newest call log row is another call"),
+        "{receipt}"
+    );
+    assert_eq!(log_status(&lab, lead).await, bea_log, "Bea's row untouched");
 }
 
 /// A callback: only for a callback status; `USERONLY` only with VICIdial's agent-only
