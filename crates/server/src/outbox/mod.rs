@@ -5,6 +5,12 @@
 //!
 //! Exactly once = at-least-once delivery from the outbox (a job is retried until a target says
 //! done) × idempotent targets (`DispositionTarget::apply` is keyed by the disposition id).
+//!
+//! The browser names a disposition by an idempotency key that is the agent's own: the store
+//! keeps it per agent (`dispositions(agent_user, client_id)` is unique) and dialdeck's id of the
+//! disposition derives from both ([`store::disposition_id`]), so no agent can take or replay
+//! another's. A call takes one disposition: `dispositions(agent_user, lead_id, call_key)` is
+//! unique too, and the call is the server's to know (wrap-up, live state, VICIdial's call log).
 
 pub mod config;
 pub mod routes;
@@ -351,14 +357,7 @@ impl Outbox {
         campaign: &str,
         lead_id: i64,
     ) -> Result<CallRef, ApiError> {
-        let not_yours = || {
-            ApiError::Conflict {
-            code: "lead_not_yours",
-            message: format!(
-                "Lead {lead_id} is not the lead of your current or last call; reopen the disposition of the call you are on."
-            ),
-        }
-        };
+        let not_yours = || lead_not_yours(lead_id);
         if let Some(w) = crate::wrapup::current(&self.store, agent_user).await? {
             if w.lead_id != lead_id {
                 return Err(not_yours());
@@ -469,6 +468,17 @@ fn hash_request(req: &DispositionRequest) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The refusal of a disposition naming a lead that is not the agent's call's.
+fn lead_not_yours(lead_id: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "lead_not_yours",
+        message: format!(
+            "Lead {lead_id} is not the lead of your current or last call; reopen the \
+             disposition of the call you are on."
+        ),
+    }
 }
 
 /// What the unique key "one disposition per agent, lead and call" holds the disposition to:

@@ -88,7 +88,7 @@ pub struct NewDisposition<'a> {
     pub agent_user: &'a str,
     /// The lead.
     pub lead_id: i64,
-    /// The call it is for ([`call_key`]); `None` when the server knew no call, which no
+    /// The call it is for (VICIdial's call id); `None` when the server knew no call, which no
     /// constraint can then hold to one disposition.
     pub call_key: Option<&'a str>,
     /// SHA-256 of the request.
