@@ -365,7 +365,7 @@ async fn open_call(
     sim.login_agent(&user, "TESTCAMP", &format!("cx{user}"))
         .await?;
     api.wait_state(&cookie, "logged in and paused", |s| {
-        s["logged_in"] == json!(true) && s["status"] == "PAUSED"
+        s["screen"] == "connected" && s["status"] == "PAUSED"
     })
     .await?;
     let (code, body, _) = api
