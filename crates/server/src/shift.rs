@@ -24,7 +24,11 @@ use crate::{
     http::ApiError,
     outbox::store,
     session::CurrentAgent,
-    vicidial::{db, records, Vicidial},
+    vicidial::{
+        db, records,
+        routes::{db_error, vicidial},
+        Vicidial,
+    },
     AppState,
 };
 
@@ -239,26 +243,6 @@ fn ghl_error(e: GhlError) -> ApiError {
     ApiError::Unavailable {
         code,
         message: message.into(),
-    }
-}
-
-fn vicidial(state: &AppState) -> Result<std::sync::Arc<Vicidial>, ApiError> {
-    state
-        .vicidial()
-        .cloned()
-        .ok_or_else(|| ApiError::Unavailable {
-            code: "vicidial_not_configured",
-            message:
-                "This server is not connected to VICIdial (DIALDECK_VICIDIAL_DB_URL is not set)."
-                    .into(),
-        })
-}
-
-fn db_error(e: anyhow::Error) -> ApiError {
-    tracing::warn!(error = %e, "VICIdial database error");
-    ApiError::Unavailable {
-        code: "vicidial_db_unavailable",
-        message: "VICIdial's database cannot be reached right now; try again in a moment.".into(),
     }
 }
 

@@ -138,21 +138,8 @@ pub async fn resolve(
     lead: &Lead,
 ) -> Result<ResolvedContact, ContactError> {
     let location = ghl.client().location_id().to_string();
-    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
-    let email = normalise_email(&lead.email);
-    let key = match (&phone, &email) {
-        (Some(p), _) => format!("phone:{p}"),
-        (None, Some(e)) => format!("email:{e}"),
-        (None, None) => return Err(ContactError::NoIdentity),
-    };
-    let cached: Option<(String,)> = sqlx::query_as(
-        "SELECT contact_id FROM ghl_contacts WHERE location_id = ? AND lookup_key = ?",
-    )
-    .bind(&location)
-    .bind(&key)
-    .fetch_optional(store)
-    .await?;
-    if let Some((id,)) = cached {
+    let Identity { phone, email, key } = identity(lead).ok_or(ContactError::NoIdentity)?;
+    if let Some(id) = cached(store, &location, &key).await? {
         return Ok(ResolvedContact {
             id,
             how: Resolution::Cached,
@@ -232,21 +219,10 @@ pub async fn look_up(
     lead: &Lead,
 ) -> Result<Option<Value>, ContactError> {
     let location = ghl.client().location_id().to_string();
-    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
-    let email = normalise_email(&lead.email);
-    let key = match (&phone, &email) {
-        (Some(p), _) => format!("phone:{p}"),
-        (None, Some(e)) => format!("email:{e}"),
-        (None, None) => return Ok(None),
+    let Some(Identity { phone, email, key }) = identity(lead) else {
+        return Ok(None);
     };
-    let cached: Option<(String,)> = sqlx::query_as(
-        "SELECT contact_id FROM ghl_contacts WHERE location_id = ? AND lookup_key = ?",
-    )
-    .bind(&location)
-    .bind(&key)
-    .fetch_optional(store)
-    .await?;
-    if let Some((id,)) = cached {
+    if let Some(id) = cached(store, &location, &key).await? {
         let path = format!("/contacts/{}", super::client::seg(&id));
         match ghl.send(Call::new(Method::GET, path)).await {
             Ok(body) => {
@@ -283,6 +259,38 @@ pub async fn look_up(
     Ok(Some(found))
 }
 
+/// What a lead is found by in GHL, and the key its contact is cached under (the number when
+/// it has a valid one, else the email).
+struct Identity {
+    phone: Option<E164>,
+    email: Option<String>,
+    key: String,
+}
+
+fn identity(lead: &Lead) -> Option<Identity> {
+    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
+    let email = normalise_email(&lead.email);
+    let key = match (&phone, &email) {
+        (Some(p), _) => format!("phone:{p}"),
+        (None, Some(e)) => format!("email:{e}"),
+        (None, None) => return None,
+    };
+    Some(Identity { phone, email, key })
+}
+
+/// The contact cached for `key` in `location`.
+async fn cached(store: &Store, location: &str, key: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT contact_id FROM ghl_contacts WHERE location_id = ? AND lookup_key = ?",
+    )
+    .bind(location)
+    .bind(key)
+    .fetch_optional(store)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Caches `id` as the contact of `key` in `location`.
 async fn remember(store: &Store, location: &str, key: &str, id: &str) -> sqlx::Result<()> {
     let sql = format!(
         "INSERT INTO ghl_contacts (location_id, lookup_key, contact_id, updated_at)
