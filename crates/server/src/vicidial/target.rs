@@ -7,7 +7,8 @@
 //! not applied it within `DIALDECK_VICIDIAL_RECONCILE_SECS` and stopped polling (the tab is
 //! gone), or can no longer apply it (the agent logged out, or the lead moved on), the Non-Agent
 //! API applies it (`update_lead`, `update_log_entry`, `add_dnc_phone`) and the receipt says
-//! `reconciled`. A screen that still polls is left to apply it, however late.
+//! `reconciled`; `update_log_entry` changes the lead's newest log row, so it is sent only when
+//! that row is this disposition's call. Callback times reach VICIdial in its local time. A screen that still polls is left to apply it, however late.
 //! Call notes go into `vicidial_call_notes`.
 
 use std::{sync::Arc, time::Duration};
