@@ -9,8 +9,8 @@
 //! At the end every disposition is `done` for both targets, and the simulators' ledgers and
 //! stores show each one applied exactly once: one screen disposition or one `update_lead` per
 //! lead in VICIdial (with the right status, one callback row, one call-notes row), and in GHL
-//! one contact per lead, and one note / opportunity / task per disposition as its status asks,
-//! DND for DNC, and the status tag.
+//! one contact per lead, and one note (a task for a callback) and one opportunity for a sale
+//! per disposition, DND for DNC, and the status tag.
 //!
 //! Run: `cargo xtask build`, then
 //! `DIALDECK_BIN=target/release/dialdeck cargo test -p dialdeck-e2e --test outbox_crash -- --nocapture`.
@@ -57,8 +57,8 @@ const VICIDIAL_API_DELAY: Duration = Duration::from_millis(150);
 /// The server applies a disposition through VICIdial's Non-Agent API once it is this old and
 /// the screen has not applied it (seconds): within the kill phase, so that path is killed too.
 const RECONCILE_SECS: &str = "16";
-/// Statuses (chosen at random): a note (NI, B), an opportunity (SALE), DND (DNC), a task and a
-/// VICIdial callback (CB).
+/// Statuses (chosen at random): a note (NI, B), an opportunity and a note (SALE), DND and a
+/// note (DNC), a task and a VICIdial callback (CB).
 const STATUSES: [&str; 5] = ["NI", "SALE", "DNC", "CB", "B"];
 /// Every n-th disposition is POSTed twice right away.
 const DUPLICATE_EVERY: usize = 5;
@@ -365,10 +365,9 @@ async fn open_call(
     sim.login_agent(&user, "TESTCAMP", &format!("cx{user}"))
         .await?;
     api.wait_state(&cookie, "logged in and paused", |s| {
-        s["logged_in"] == json!(true) && s["status"] == "PAUSED"
+        s["screen"] == "connected" && s["status"] == "PAUSED"
     })
     .await?;
-    let started_at = chrono::Utc::now().to_rfc3339();
     let (code, body, _) = api
         .post(
             Some(&cookie),
@@ -393,21 +392,24 @@ async fn open_call(
         .as_str()
         .context("wrap-up call id")?
         .to_string();
+    // The modal's callback: a local date and time in the agent's IANA zone (UTC here).
     let callback = (status == "CB").then(|| {
         json!({
-            "at": (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339(),
-            "time_zone": "America/Chicago",
+            "at_local": (chrono::Utc::now() + chrono::Duration::days(2))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string(),
+            "time_zone": "UTC",
             "recipient": "USERONLY",
             "comments": format!("call back {user}"),
         })
     });
+    // Which call it is, the server knows: the request names only the lead.
     let request = json!({
         "id": id,
         "lead_id": lead_id,
         "status": status,
         "callback": callback,
         "notes": format!("crash test, agent {user}"),
-        "call": {"started_at": started_at, "duration_secs": 30 + n as u32, "vicidial_uniqueid": null},
     });
     Ok(Call {
         user,
@@ -495,7 +497,7 @@ async fn setup_vicidial() -> anyhow::Result<(String, MySqlPool)> {
         ));
         users.push(format!(
             "('{user}', '{AGENT_PASS}', 'Crash Agent {user}', 1, 'AGENTS', 'cx{user}', 'phonepass', '1', 'Y', 0, \
-             '2026-01-01 00:00:00', '', '0')"
+             '2026-01-01 00:00:00', '', '0', '1', '1')"
         ));
         leads.push(format!(
             "({lead}, NOW(), 'NEW', 101, '1', '{}', 'Crash', 'Lead{n}', '', 'Chicago', 'IL', '60601', '', '', 0)",
@@ -514,7 +516,8 @@ async fn setup_vicidial() -> anyhow::Result<(String, MySqlPool)> {
     conn.execute(
         format!(
             "INSERT INTO vicidial_users (user, pass, full_name, user_level, user_group, phone_login, phone_pass, \
-             agentcall_manual, active, failed_login_count, last_login_date, pass_hash, api_only_user) VALUES {}",
+             agentcall_manual, active, failed_login_count, last_login_date, pass_hash, api_only_user, \
+             scheduled_callbacks, agentonly_callbacks) VALUES {}",
             users.join(", ")
         )
         .as_str(),
@@ -534,6 +537,26 @@ async fn setup_vicidial() -> anyhow::Result<(String, MySqlPool)> {
         .connect_with(maria.options(&name))
         .await?;
     Ok((maria.url(&name), pool))
+}
+
+/// dialdeck's id of every disposition by (agent, the id the agent's browser gave it), read
+/// from the server's store (SQLite allows a reader beside the running server).
+async fn dialdeck_ids(
+    server: &CrashableServer,
+) -> anyhow::Result<HashMap<(String, String), String>> {
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(server.store_path())
+        .create_if_missing(false);
+    let mut conn = opts.connect().await?;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT agent_user, client_id, id FROM dispositions")
+            .fetch_all(&mut conn)
+            .await?;
+    conn.close().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(agent, client_id, id)| ((agent, client_id), id))
+        .collect())
 }
 
 /// Jobs the killed server (`pid`) left `running`, read from its store while it is down.
@@ -976,13 +999,16 @@ async fn run(
         bail!("vicidial_log {uniqueid} changed status {n} times");
     }
 
-    // Exactly once in GHL.
+    // Exactly once in GHL, where each disposition is referred to by dialdeck's own id of it.
     let contacts = ghl.sim.contacts();
     let notes = ghl.sim.notes();
     let opportunities = ghl.sim.opportunities();
     let tasks = ghl.sim.tasks();
+    let ids = dialdeck_ids(server).await?;
     for call in &calls {
-        let id = call.id();
+        let id = ids
+            .get(&(call.user.clone(), call.id().to_string()))
+            .with_context(|| format!("{} of {} is not in the store", call.id(), call.user))?;
         let reference = format!("dialdeck ref: {id}");
         let digits = (3_125_552_000 + (call.lead_id - LEAD_BASE) as u64).to_string();
         let mine: Vec<_> = contacts
@@ -1005,10 +1031,10 @@ async fn run(
             .iter()
             .filter(|t| t.body.as_deref().is_some_and(|b| b.contains(&reference)))
             .count();
+        // Every disposition leaves a note, except a callback, whose task carries it.
         let want = match call.status {
-            "SALE" => (0, 1, 0),
+            "SALE" => (1, 1, 0),
             "CB" => (0, 0, 1),
-            "DNC" => (0, 0, 0),
             _ => (1, 0, 0),
         };
         ensure!(

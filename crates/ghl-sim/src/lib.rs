@@ -323,6 +323,21 @@ impl GhlSim {
         }
     }
 
+    /// Adds an opportunity directly (test setup), created now unless it says when; returns
+    /// its id.
+    pub fn seed_opportunity(&self, mut opp: Opportunity) -> String {
+        let mut g = self.lock();
+        if opp.id.is_empty() {
+            opp.id = g.store.new_id("op");
+        }
+        if opp.created_at.is_empty() {
+            (opp.created_ms, opp.created_at) = g.store.created_now();
+        }
+        let id = opp.id.clone();
+        g.store.opportunities.insert(id.clone(), opp);
+        id
+    }
+
     /// All opportunities.
     pub fn opportunities(&self) -> Vec<Opportunity> {
         self.lock().store.opportunities.values().cloned().collect()
@@ -837,7 +852,10 @@ impl GhlSim {
                 if !store.contacts.contains_key(&contact) {
                     return not_found();
                 }
+                let (created_ms, created_at) = store.created_now();
                 let opp = Opportunity {
+                    created_ms,
+                    created_at,
                     id: store.new_id("op"),
                     location_id: s("locationId").unwrap_or_default(),
                     name: s("name").unwrap_or_default(),
@@ -853,7 +871,7 @@ impl GhlSim {
             }
             ("GET", "/opportunities/search") => {
                 let f = |k: &str| query_get(query, k);
-                let found: Vec<&Opportunity> = store
+                let mut found: Vec<&Opportunity> = store
                     .opportunities
                     .values()
                     .filter(|o| Some(o.location_id.as_str()) == f("location_id"))
@@ -861,8 +879,8 @@ impl GhlSim {
                     .filter(|o| f("pipeline_id").is_none_or(|v| v == o.pipeline_id))
                     .filter(|o| f("status").is_none_or(|v| v == "all" || v == o.status))
                     .collect();
-                Json(json!({"opportunities": found, "meta": {"total": found.len()}}))
-                    .into_response()
+                found.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+                Json(search_page(&found, query)).into_response()
             }
             ("GET", "/opportunities/pipelines") => {
                 let pipelines: Vec<Value> = self
@@ -870,8 +888,13 @@ impl GhlSim {
                     .config
                     .pipelines
                     .iter()
+                    // What GHL answers: stage objects (its OpenAPI file says lists of lists).
                     .map(|(id, stages)| {
-                        json!({"id": id, "name": id, "stages": stages.iter().map(|s| json!({"id": s, "name": s})).collect::<Vec<_>>()})
+                        json!({"id": id, "name": id, "locationId": query_get(query, "locationId"),
+                               "showInFunnel": true, "showInPieChart": true,
+                               "stages": stages.iter().enumerate().map(|(n, s)| json!({
+                                   "id": s, "name": s, "position": n,
+                                   "showInFunnel": true, "showInPieChart": true})).collect::<Vec<_>>()})
                     })
                     .collect();
                 Json(json!({"pipelines": pipelines})).into_response()
@@ -882,6 +905,53 @@ impl GhlSim {
             ),
         }
     }
+}
+
+/// One page of an opportunity search, as GHL pages it: `limit` results (default 20, at most
+/// 100), from the start, from `page` (1-based), or after the cursor `startAfter` (the last
+/// result's `createdAt` in Unix ms) + `startAfterId`; `meta` names the cursor and the next
+/// page (`nextPage`/`nextPageUrl` are `null` on the last one).
+fn search_page(sorted: &[&Opportunity], query: &[(String, String)]) -> Value {
+    let f = |k: &str| query_get(query, k);
+    let number = |k: &str| f(k).and_then(|v| v.parse::<f64>().ok());
+    let limit = number("limit").map_or(20, |l| (l as usize).clamp(1, 100));
+    let page = number("page").map_or(1, |p| (p as usize).max(1));
+    let start = match (number("startAfter"), f("startAfterId")) {
+        (Some(after), Some(after_id)) => sorted
+            .iter()
+            .position(|o| (o.created_ms, o.id.as_str()) > (after as i64, after_id))
+            .unwrap_or(sorted.len()),
+        _ => (page - 1).saturating_mul(limit).min(sorted.len()),
+    };
+    let items = &sorted[start..(start + limit).min(sorted.len())];
+    let more = start + items.len() < sorted.len();
+    let last = items.last();
+    let mut next_url = Value::Null;
+    if let (true, Some(l)) = (more, last) {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in query {
+            if !matches!(k.as_str(), "startAfter" | "startAfterId" | "page") {
+                url.append_pair(k, v);
+            }
+        }
+        url.append_pair("startAfter", &l.created_ms.to_string());
+        url.append_pair("startAfterId", &l.id);
+        url.append_pair("page", &(page + 1).to_string());
+        next_url = json!(format!("/opportunities/search?{}", url.finish()));
+    }
+    json!({
+        "opportunities": items,
+        "meta": {
+            "total": sorted.len(),
+            "currentPage": page,
+            "nextPage": if more { json!(page + 1) } else { Value::Null },
+            "prevPage": if page > 1 { json!(page - 1) } else { Value::Null },
+            "startAfter": last.map(|o| json!(o.created_ms)).unwrap_or(Value::Null),
+            "startAfterId": last.map(|o| json!(o.id)).unwrap_or(Value::Null),
+            "nextPageUrl": next_url,
+        },
+        "aggregations": {},
+    })
 }
 
 fn apply_contact_fields(c: &mut Contact, b: &Map<String, Value>) {

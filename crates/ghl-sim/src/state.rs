@@ -67,7 +67,7 @@ impl Contact {
 }
 
 /// An opportunity.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Opportunity {
     /// GHL id.
@@ -88,6 +88,12 @@ pub struct Opportunity {
     pub monetary_value: Option<f64>,
     /// Assigned user, if given.
     pub assigned_to: Option<String>,
+    /// When it was created, ISO-8601 (`2026-12-01T15:30:00.000Z`), as GHL's `createdAt`.
+    #[serde(default)]
+    pub created_at: String,
+    /// `createdAt` in Unix milliseconds: the search's sort key and `startAfter` cursor.
+    #[serde(skip)]
+    pub created_ms: i64,
 }
 
 /// A task on a contact.
@@ -136,6 +142,7 @@ pub struct Store {
     pub tasks: BTreeMap<String, Task>,
     /// Notes by id.
     pub notes: BTreeMap<String, Note>,
+    last_created_ms: i64,
 }
 
 impl Store {
@@ -144,6 +151,20 @@ impl Store {
         self.next_id += 1;
         let n = self.next_id;
         format!("{prefix}{n:0>width$}", width = 20 - prefix.len())
+    }
+
+    /// A creation time for a new object: now, in Unix milliseconds, and never before the last
+    /// one handed out, so objects sort in the order they were made.
+    pub fn created_now(&mut self) -> (i64, String) {
+        let now = chrono::Utc::now()
+            .timestamp_millis()
+            .max(self.last_created_ms + 1);
+        self.last_created_ms = now;
+        let text = chrono::DateTime::from_timestamp_millis(now)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        (now, text)
     }
 
     /// Duplicate search the way GHL's `/contacts/search/duplicate` does it: email first, then

@@ -10,7 +10,10 @@
 //! (`RATE`: the paced rate, default 2000/s; `WORKERS`: outbox workers, default 4).
 
 use std::{
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -19,16 +22,17 @@ use clap::Parser;
 use dialdeck_server::{
     config::Config,
     disposition::{
-        ApplyError, CallContext, Disposition, DispositionTarget, Lead, LiveCall, StatusDef,
-        StatusFlags,
+        ApplyError, CallContext, CallRef, CallbackRules, Disposition, DispositionTarget, Lead,
+        LiveCall, LoggedCall, StatusDef, StatusFlags,
     },
     outbox::{Outbox, OutboxArgs},
     session, AppState,
 };
 use dialdeck_shared::DispositionRequest;
 
-/// Agent `aN` is on lead N of campaign BENCH; NI is the only status.
-struct Context;
+/// Agent `aN` is on lead N of campaign BENCH, in a new call each time it is asked (every
+/// disposition is of another call: a call takes one); NI is the only status.
+struct Context(AtomicU64);
 
 #[async_trait]
 impl CallContext for Context {
@@ -50,7 +54,8 @@ impl CallContext for Context {
             campaign_id: "BENCH".into(),
             lead_id: agent[1..].parse()?,
             status: "INCALL".into(),
-            call_id: None,
+            call_id: Some(format!("M{:019}", self.0.fetch_add(1, Ordering::Relaxed))),
+            uniqueid: None,
         }))
     }
     async fn lead(&self, lead_id: i64) -> anyhow::Result<Option<Lead>> {
@@ -58,6 +63,22 @@ impl CallContext for Context {
             lead_id,
             ..Lead::default()
         }))
+    }
+    async fn call_facts(&self, _: &CallRef) -> anyhow::Result<Option<LoggedCall>> {
+        Ok(None)
+    }
+    async fn callback_rules(
+        &self,
+        _: &str,
+        _: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<CallbackRules> {
+        Ok(CallbackRules {
+            user_only_allowed: true,
+            days_limit: 0,
+            local_today: chrono::Utc::now().date_naive(),
+            local_at: at.naive_utc(),
+        })
     }
 }
 
@@ -172,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
     let outbox = Outbox::new(
         store.clone(),
         vec![Arc::new(Instant0("vicidial")), Arc::new(Instant0("ghl"))],
-        Some(Arc::new(Context)),
+        Some(Arc::new(Context(AtomicU64::new(1)))),
         OutboxArgs {
             workers: std::env::var("WORKERS")
                 .ok()

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A VICIdial status as the disposition modal offers it (`vicidial_statuses` plus
@@ -108,24 +108,32 @@ pub struct Lead {
     pub vendor_lead_code: String,
 }
 
-/// Facts about the call being dispositioned.
+/// Facts about the call being dispositioned, taken by the server at acceptance: from VICIdial's
+/// `vicidial_log` row of the call when there is one, else from the wrap-up. Never from the
+/// client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallFacts {
-    /// Our id of the call (the disposition's idempotency key is derived from it).
+    /// VICIdial's id of the call (`callerid`, e.g. `M1202120000000000001`), or the wrap-up's
+    /// stand-in when VICIdial named none; empty when the server knew no call.
     pub call_id: String,
-    /// VICIdial's `uniqueid` / `vicidial_log` id when known.
+    /// The call's `vicidial_log.uniqueid`, when VICIdial logged it.
     pub vicidial_uniqueid: Option<String>,
-    /// When the call started.
+    /// When the call started (`vicidial_log.start_epoch`, else when the wrap-up began).
     pub started_at: DateTime<Utc>,
-    /// Talk time in seconds.
-    pub duration_secs: u32,
+    /// Talk time in seconds (`vicidial_log.length_in_sec`), when VICIdial logged the call's end.
+    #[serde(default)]
+    pub duration_secs: Option<u32>,
 }
 
 /// An accepted disposition: everything a target needs, frozen at acceptance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Disposition {
-    /// Idempotency key from the client (the call's id); unique.
+    /// dialdeck's unique id of the disposition (derived from the agent and the client's
+    /// idempotency key); targets key their idempotency on it.
     pub id: String,
+    /// The idempotency key the agent's browser gave it (unique per agent only).
+    #[serde(default)]
+    pub client_id: String,
     /// VICIdial agent user.
     pub agent_user: String,
     /// The campaign.
@@ -187,8 +195,58 @@ pub struct LiveCall {
     pub lead_id: i64,
     /// `status` (`INCALL`, `PAUSED`, `READY`, ...).
     pub status: String,
-    /// `callerid` / uniqueid of the current call when known.
+    /// `callerid` of the current call when known.
     pub call_id: Option<String>,
+    /// `uniqueid` of the current call (its `vicidial_log` row) once the customer answered.
+    #[serde(default)]
+    pub uniqueid: Option<String>,
+}
+
+/// The call a disposition is for, as the server knows it: what [`CallContext::call_facts`]
+/// looks up in VICIdial's call log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRef {
+    /// The agent.
+    pub agent_user: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The lead.
+    pub lead_id: i64,
+    /// VICIdial's call id (`callerid`), empty when unknown.
+    pub call_id: String,
+    /// The call's `uniqueid`, when the live row still shows it.
+    pub uniqueid: Option<String>,
+    /// Unix seconds when the call ended (the wrap-up began), `None` while it is still up.
+    pub ended_at: Option<i64>,
+}
+
+/// A call's `vicidial_log` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedCall {
+    /// `uniqueid`.
+    pub uniqueid: String,
+    /// `start_epoch` (Unix seconds).
+    pub start_epoch: i64,
+    /// `end_epoch` (Unix seconds), `None` while the call is up.
+    pub end_epoch: Option<i64>,
+    /// `length_in_sec`, once the call ended.
+    pub length_in_sec: Option<u32>,
+}
+
+/// What a callback may be, for one agent in one campaign, and the callback's time as VICIdial
+/// will see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackRules {
+    /// `vicidial_users.agentonly_callbacks = '1'`: the agent may keep a callback to
+    /// themselves (`USERONLY`, VICIdial's "MY CALLBACK ONLY"); `ANYONE` is always allowed.
+    pub user_only_allowed: bool,
+    /// `vicidial_campaigns.callback_days_limit`: how many days ahead a callback may be
+    /// (0: no limit).
+    pub days_limit: u32,
+    /// Today in VICIdial's server-local time.
+    pub local_today: NaiveDate,
+    /// The callback's time in VICIdial's server-local time (what `callback_datetime` gets).
+    pub local_at: NaiveDateTime,
 }
 
 /// What disposition validation needs to know from VICIdial.
@@ -201,4 +259,13 @@ pub trait CallContext: Send + Sync {
     async fn live_call(&self, agent_user: &str) -> anyhow::Result<Option<LiveCall>>;
     /// The lead by id.
     async fn lead(&self, lead_id: i64) -> anyhow::Result<Option<Lead>>;
+    /// The call's row in VICIdial's call log, if VICIdial logged it.
+    async fn call_facts(&self, call: &CallRef) -> anyhow::Result<Option<LoggedCall>>;
+    /// The agent's callback rights in `campaign_id`, and `at` in VICIdial's local time.
+    async fn callback_rules(
+        &self,
+        agent_user: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<CallbackRules>;
 }

@@ -10,6 +10,7 @@ pub mod ghl;
 pub mod http;
 pub mod outbox;
 pub mod session;
+pub mod shift;
 pub mod store;
 pub mod vicidial;
 pub mod wrapup;
@@ -42,6 +43,8 @@ struct Inner {
     store: Store,
     outbox: Arc<outbox::Outbox>,
     vicidial: Option<Arc<vicidial::Vicidial>>,
+    ghl: Option<ghl::GhlTarget>,
+    ghl_setup: Arc<ghl::setup::GhlSetup>,
 }
 
 impl AppState {
@@ -60,8 +63,9 @@ impl AppState {
         extra_targets: Vec<Arc<dyn disposition::DispositionTarget>>,
     ) -> anyhow::Result<AppState> {
         let mut targets: Vec<Arc<dyn disposition::DispositionTarget>> = extra_targets;
-        if let Some(ghl) = ghl::GhlTarget::from_config(&config.ghl, store.clone())? {
-            targets.push(Arc::new(ghl));
+        let ghl = ghl::GhlTarget::from_config(&config.ghl, store.clone())?;
+        if let Some(ghl) = &ghl {
+            targets.push(Arc::new(ghl.clone()));
         }
         let mut context: Option<Arc<dyn disposition::CallContext>> = None;
         if let Some(v) = &vicidial {
@@ -70,19 +74,51 @@ impl AppState {
         }
         let outbox = outbox::Outbox::new(store.clone(), targets, context, config.outbox.clone());
         let mut state = AppState::with_outbox(config, store, outbox);
-        Arc::get_mut(&mut state.inner)
-            .expect("fresh state")
-            .vicidial = vicidial;
+        let inner = Arc::get_mut(&mut state.inner).expect("fresh state");
+        inner.vicidial = vicidial;
+        inner.ghl_setup = Arc::new(ghl::setup::GhlSetup::new(ghl.is_some()));
+        inner.ghl = ghl;
         Ok(state)
     }
 
-    /// Starts the background tasks: outbox workers and the VICIdial live-state poller.
+    /// Checks the GHL set-up before the server starts serving (see [`ghl::setup`]): `Err` for a
+    /// configuration error (a sale pipeline or stage GHL does not have), which must stop
+    /// start-up; GHL not answering is logged and checked again by [`AppState::start_background`].
+    pub async fn check_ghl_setup(&self) -> anyhow::Result<()> {
+        let Some(ghl) = &self.inner.ghl else {
+            return Ok(());
+        };
+        self.inner
+            .ghl_setup
+            .check_at_start(ghl)
+            .await
+            .map_err(|why| anyhow::anyhow!("invalid configuration: {why}"))
+    }
+
+    /// Starts the background tasks: outbox workers, the VICIdial live-state poller, and the
+    /// GHL set-up check while GHL has not answered.
     pub fn start_background(&self) {
         self.outbox().start_workers();
         if let Some(v) = &self.inner.vicidial {
             tokio::spawn(vicidial::live::run(v.clone(), self.store().clone()));
             tokio::spawn(vicidial::deadline::run(self.clone()));
         }
+        if let Some(ghl) = &self.inner.ghl {
+            if self.inner.ghl_setup.pending() {
+                let (setup, ghl) = (self.inner.ghl_setup.clone(), ghl.clone());
+                tokio::spawn(async move { setup.keep_checking(ghl).await });
+            }
+        }
+    }
+
+    /// The GHL sync, when configured.
+    pub fn ghl(&self) -> Option<&ghl::GhlTarget> {
+        self.inner.ghl.as_ref()
+    }
+
+    /// Where the GHL set-up check stands (for `/readyz`).
+    pub fn ghl_setup(&self) -> &ghl::setup::GhlSetup {
+        &self.inner.ghl_setup
     }
 
     /// The VICIdial connection, when configured.
@@ -99,6 +135,8 @@ impl AppState {
                 store,
                 outbox,
                 vicidial: None,
+                ghl: None,
+                ghl_setup: Arc::new(ghl::setup::GhlSetup::new(false)),
             }),
         }
     }
@@ -138,6 +176,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("this binary was built without the frontend; run `cargo xtask build`");
     }
     let state = AppState::new(config, store.clone())?;
+    state.check_ghl_setup().await?;
     state.start_background();
     tracing::info!(%url, "dialdeck is listening");
     println!("dialdeck is listening on {url}");

@@ -64,7 +64,7 @@ pub struct CampaignOption {
 /// Health answer of `GET /readyz`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Readiness {
-    /// `true` when every dependency checked is usable.
+    /// `true` when every required dependency is usable.
     pub ready: bool,
     /// One line per dependency: name and state.
     pub checks: Vec<ReadinessCheck>,
@@ -79,6 +79,10 @@ pub struct ReadinessCheck {
     pub ok: bool,
     /// What went wrong when it did not.
     pub detail: Option<String>,
+    /// Whether readiness depends on it. GHL is shown but not required: dispositions wait in
+    /// the outbox while it is down, and agents keep working.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// `POST /api/dispositions`: the agent's disposition of the call in wrap-up, from the mandatory
@@ -551,9 +555,10 @@ pub struct Hotkey {
 pub struct CallbackRules {
     /// The campaign and the user allow scheduled callbacks (`scheduled_callbacks`).
     pub allowed: bool,
-    /// The agent may only set callbacks for themselves (`vicidial_users.agentonly_callbacks`).
-    pub user_only: bool,
-    /// "Me" is preselected (`my_callback_option='CHECKED'`).
+    /// The agent may keep a callback for themselves ("Me", `USERONLY`: VICIdial's "MY CALLBACK
+    /// ONLY", `vicidial_users.agentonly_callbacks`); `ANYONE` is always allowed.
+    pub me_allowed: bool,
+    /// "Me" is preselected when allowed (`my_callback_option='CHECKED'`).
     pub me_by_default: bool,
     /// How many days ahead a callback may be (`callback_days_limit`, 0 = no limit).
     pub days_limit: u32,

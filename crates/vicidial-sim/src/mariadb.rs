@@ -116,6 +116,8 @@ impl MariaDb {
             .socket(self.socket())
             .username("root")
             .database(database)
+            // As VICIdial's PHP: no session time zone, the server's own.
+            .timezone(None)
     }
 
     /// A `mysql://` URL for `database` (socket), as the server's configuration takes it.

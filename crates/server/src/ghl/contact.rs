@@ -5,7 +5,8 @@
 //! location and number, so a known contact costs no request. Otherwise GHL's duplicate search
 //! runs by phone, then by email; a contact is created only when both find nothing. When the
 //! phone and the email point at two different contacts, nothing is written: the caller reports
-//! a [`Conflict`] for the agent to resolve instead of guessing.
+//! a [`Conflict`] for the agent to resolve instead of guessing. [`look_up`] finds the contact
+//! the same way for the agent's screen, without creating one.
 
 use std::str::FromStr;
 
@@ -137,21 +138,8 @@ pub async fn resolve(
     lead: &Lead,
 ) -> Result<ResolvedContact, ContactError> {
     let location = ghl.client().location_id().to_string();
-    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
-    let email = normalise_email(&lead.email);
-    let key = match (&phone, &email) {
-        (Some(p), _) => format!("phone:{p}"),
-        (None, Some(e)) => format!("email:{e}"),
-        (None, None) => return Err(ContactError::NoIdentity),
-    };
-    let cached: Option<(String,)> = sqlx::query_as(
-        "SELECT contact_id FROM ghl_contacts WHERE location_id = ? AND lookup_key = ?",
-    )
-    .bind(&location)
-    .bind(&key)
-    .fetch_optional(store)
-    .await?;
-    if let Some((id,)) = cached {
+    let Identity { phone, email, key } = identity(lead).ok_or(ContactError::NoIdentity)?;
+    if let Some(id) = cached(store, &location, &key).await? {
         return Ok(ResolvedContact {
             id,
             how: Resolution::Cached,
@@ -172,19 +160,7 @@ pub async fn resolve(
             Resolution::Created,
         ),
     };
-    let sql = format!(
-        "INSERT INTO ghl_contacts (location_id, lookup_key, contact_id, updated_at)
-         VALUES (?, ?, ?, ?) {}",
-        crate::store::dialect(store)
-            .upsert("location_id, lookup_key", &["contact_id", "updated_at"])
-    );
-    sqlx::query(&sql)
-        .bind(&location)
-        .bind(&key)
-        .bind(&id)
-        .bind(Utc::now().timestamp())
-        .execute(store)
-        .await?;
+    remember(store, &location, &key, &id).await?;
     Ok(ResolvedContact { id, how, phone })
 }
 
@@ -198,11 +174,12 @@ pub async fn forget(store: &Store, location: &str, contact_id: &str) -> sqlx::Re
         .map(|_| ())
 }
 
-async fn duplicate(
+/// GHL's duplicate search by `number` or `email`: the contact it finds, as GHL returns it.
+async fn duplicate_contact(
     ghl: &Counted<'_>,
     key: &'static str,
     value: &str,
-) -> Result<Option<String>, GhlError> {
+) -> Result<Option<Value>, GhlError> {
     let body = ghl
         .send(
             Call::new(Method::GET, "/contacts/search/duplicate")
@@ -212,9 +189,123 @@ async fn duplicate(
         .await?;
     Ok(body
         .get("contact")
-        .and_then(|c| c.get("id"))
-        .and_then(Value::as_str)
+        .filter(|c| c.get("id").and_then(Value::as_str).is_some())
+        .cloned())
+}
+
+async fn duplicate(
+    ghl: &Counted<'_>,
+    key: &'static str,
+    value: &str,
+) -> Result<Option<String>, GhlError> {
+    Ok(duplicate_contact(ghl, key, value)
+        .await?
+        .as_ref()
+        .and_then(contact_id)
         .map(str::to_string))
+}
+
+fn contact_id(contact: &Value) -> Option<&str> {
+    contact.get("id").and_then(Value::as_str)
+}
+
+/// The lead's GHL contact as GHL has it, found the way the sync finds it (its cache, then the
+/// duplicate search by phone in E.164, then by email) but never created: `None` when GHL has
+/// none. When the phone and the email match two contacts the phone's is shown and nothing is
+/// cached, so the sync still reports the conflict.
+pub async fn look_up(
+    ghl: &Counted<'_>,
+    store: &Store,
+    lead: &Lead,
+) -> Result<Option<Value>, ContactError> {
+    let location = ghl.client().location_id().to_string();
+    let Some(Identity { phone, email, key }) = identity(lead) else {
+        return Ok(None);
+    };
+    if let Some(id) = cached(store, &location, &key).await? {
+        let path = format!("/contacts/{}", super::client::seg(&id));
+        match ghl.send(Call::new(Method::GET, path)).await {
+            Ok(body) => {
+                if let Some(c) = body.get("contact").filter(|c| contact_id(c).is_some()) {
+                    return Ok(Some(c.clone()));
+                }
+            }
+            // Deleted or merged away in GHL since: look it up again.
+            Err(GhlError::Invalid {
+                status: 400 | 404, ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        forget(store, &location, &id).await?;
+    }
+    let by_phone = match &phone {
+        Some(p) => duplicate_contact(ghl, "number", p.as_str()).await?,
+        None => None,
+    };
+    let by_email = match &email {
+        Some(e) => duplicate_contact(ghl, "email", e).await?,
+        None => None,
+    };
+    let conflict =
+        matches!((&by_phone, &by_email), (Some(a), Some(b)) if contact_id(a) != contact_id(b));
+    let Some(found) = by_phone.or(by_email) else {
+        return Ok(None);
+    };
+    if !conflict {
+        if let Some(id) = contact_id(&found) {
+            remember(store, &location, &key, id).await?;
+        }
+    }
+    Ok(Some(found))
+}
+
+/// What a lead is found by in GHL, and the key its contact is cached under (the number when
+/// it has a valid one, else the email).
+struct Identity {
+    phone: Option<E164>,
+    email: Option<String>,
+    key: String,
+}
+
+fn identity(lead: &Lead) -> Option<Identity> {
+    let phone = E164::parse(&lead.phone_number, &lead.phone_code);
+    let email = normalise_email(&lead.email);
+    let key = match (&phone, &email) {
+        (Some(p), _) => format!("phone:{p}"),
+        (None, Some(e)) => format!("email:{e}"),
+        (None, None) => return None,
+    };
+    Some(Identity { phone, email, key })
+}
+
+/// The contact cached for `key` in `location`.
+async fn cached(store: &Store, location: &str, key: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT contact_id FROM ghl_contacts WHERE location_id = ? AND lookup_key = ?",
+    )
+    .bind(location)
+    .bind(key)
+    .fetch_optional(store)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Caches `id` as the contact of `key` in `location`.
+async fn remember(store: &Store, location: &str, key: &str, id: &str) -> sqlx::Result<()> {
+    let sql = format!(
+        "INSERT INTO ghl_contacts (location_id, lookup_key, contact_id, updated_at)
+         VALUES (?, ?, ?, ?) {}",
+        crate::store::dialect(store)
+            .upsert("location_id, lookup_key", &["contact_id", "updated_at"])
+    );
+    sqlx::query(&sql)
+        .bind(location)
+        .bind(key)
+        .bind(id)
+        .bind(Utc::now().timestamp())
+        .execute(store)
+        .await
+        .map(|_| ())
 }
 
 /// Duplicate search by phone, then by email; a conflict when they disagree.

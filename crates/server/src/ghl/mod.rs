@@ -6,6 +6,7 @@
 //! - [`ratelimit`]: one limiter per location fed by the `X-RateLimit-*` headers.
 //! - [`contact`]: E.164 numbers and finding or creating the contact.
 //! - [`sync`]: the status-flag → GHL mapping, idempotency, and [`GhlTarget`].
+//! - [`setup`]: the start-up check of the credentials and the sale pipeline.
 //!
 //! Tests run against `dialdeck-ghl-sim`, which validates every request against GHL's OpenAPI.
 
@@ -13,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod contact;
 pub mod ratelimit;
+pub mod setup;
 pub mod sync;
 
 pub use self::{

@@ -2,10 +2,14 @@
 //!
 //! | flag | in GHL |
 //! |---|---|
-//! | `sale` | opportunity with status `won` in the configured pipeline/stage (+ value), tag |
-//! | `scheduled_callback` | task due at the callback instant (UTC), assigned to the agent's mapped GHL user, tag |
-//! | `dnc` | DND on every channel, removal from the configured workflows and all campaigns, tag |
-//! | none of these | tags and a timeline note (status, agent, call time, duration, notes) |
+//! | `sale` | opportunity with status `won` in the configured pipeline/stage (+ value), note, tag |
+//! | `scheduled_callback` | task due at the callback instant (UTC), assigned to the agent's mapped GHL user, whose body carries the note's text; tag |
+//! | `dnc` | DND on every channel, removal from the configured workflows and all campaigns, note, tag |
+//! | none of these | tags and a timeline note |
+//!
+//! The note (or the callback's task body) says what happened on the call: status, agent,
+//! campaign, when the call started and its talk time (from VICIdial's call log), and the
+//! agent's notes. So the agent's notes reach GHL whatever the status.
 //!
 //! Every disposition also gets the tag `<prefix>:<status>` (and `<prefix>:sale`,
 //! `<prefix>:callback`, `<prefix>:dnc` for its flags), added with the additive add-tags call:
@@ -14,15 +18,19 @@
 //! **Idempotency.** Each step is recorded in `ghl_objects(disposition_id, kind)`. A create is
 //! recorded `pending` before it is sent and `done` with the GHL id after; a step found `done`
 //! is skipped on a retry; a step found `pending` (the previous attempt's outcome is unknown)
-//! first searches GHL for the object by the disposition's reference (`dialdeck ref: <id>` in
-//! note and task bodies, `[<id>]` in the opportunity name) and creates it only if absent. A 422
-//! on a create is searched for at once (GHL sometimes creates and answers 422 anyway).
+//! first searches GHL for the object by the disposition's reference (`dialdeck ref: <id>` as
+//! the last line of note and task bodies, `[<id>]` at the end of the opportunity name) and
+//! creates it only if absent. A 422 on a create is searched for at once (GHL sometimes creates
+//! and answers 422 anyway). The opportunity search pages (GHL answers 20 results unless told,
+//! at most 100): every page is read, following the cursor in its `meta`. A contact's notes and
+//! tasks come in one answer.
 //!
-//! **Request budget.** With the contact known (cached), a disposition costs two requests: the
-//! object (note, task or opportunity) and the tags. DNC costs one request for DND, one per
-//! configured workflow, one for campaigns and one for tags: there is no single GHL call for it.
-//! The first disposition of a lead dialdeck has not seen adds the duplicate search (by phone,
-//! and by email when the lead has one) and, for a new contact, its creation.
+//! **Request budget.** With the contact known (cached), the common disposition (no sale, no
+//! callback, no DNC) costs two requests: the note and the tags; a callback too (its task and
+//! the tags). A sale costs three (opportunity, note, tags). DNC costs one request for DND, one
+//! per configured workflow, one for campaigns, the note and the tags: there is no single GHL
+//! call for it. The first disposition of a lead dialdeck has not seen adds the duplicate search
+//! (by phone, and by email when the lead has one) and, for a new contact, its creation.
 //!
 //! **Concurrency.** Two `apply` calls for the same disposition in one process run one after the
 //! other (an outbox lease may expire while the first is still running).
@@ -208,11 +216,9 @@ impl GhlTarget {
         &self.client
     }
 
-    /// Start-up check: the configured sale pipeline and stage exist in the location.
-    pub async fn check_setup(&self) -> Result<(), String> {
-        let Some(pipeline) = &self.args.sale_pipeline_id else {
-            return Ok(());
-        };
+    /// Start-up check: GHL answers with these credentials, and the configured sale pipeline and
+    /// stage exist in the location (`GET /opportunities/pipelines`).
+    pub async fn check_setup(&self) -> Result<(), SetupError> {
         let body = self
             .client
             .send(
@@ -220,29 +226,39 @@ impl GhlTarget {
                     .query("locationId", self.client.location_id()),
             )
             .await
-            .map_err(|e| e.to_string())?;
-        let p = body
+            .map_err(SetupError::Unavailable)?;
+        let Some(pipeline) = &self.args.sale_pipeline_id else {
+            return Ok(());
+        };
+        let pipelines = body
             .get("pipelines")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
+            .ok_or_else(|| {
+                SetupError::Unavailable(GhlError::Unexpected {
+                    reason: "GET /opportunities/pipelines answered without `pipelines`".into(),
+                })
+            })?;
+        let p = pipelines
+            .iter()
             .find(|p| p.get("id").and_then(Value::as_str) == Some(pipeline))
             .ok_or_else(|| {
-                format!(
-                    "DIALDECK_GHL_SALE_PIPELINE_ID {pipeline:?} is not a pipeline of this location"
-                )
+                let known: Vec<&str> = pipelines
+                    .iter()
+                    .filter_map(|p| p.get("id").and_then(Value::as_str))
+                    .collect();
+                SetupError::Misconfigured(format!(
+                    "DIALDECK_GHL_SALE_PIPELINE_ID {pipeline:?} is not a pipeline of location {} (it has: {})",
+                    self.client.location_id(),
+                    known.join(", ")
+                ))
             })?;
         if let Some(stage) = &self.args.sale_stage_id {
-            let found = p
-                .get("stages")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .any(|s| s.get("id").and_then(Value::as_str) == Some(stage));
-            if !found {
-                return Err(format!(
-                    "DIALDECK_GHL_SALE_STAGE_ID {stage:?} is not a stage of pipeline {pipeline:?}"
-                ));
+            let stages = stage_ids(p.get("stages").unwrap_or(&Value::Null));
+            if !stages.iter().any(|s| s == stage) {
+                return Err(SetupError::Misconfigured(format!(
+                    "DIALDECK_GHL_SALE_STAGE_ID {stage:?} is not a stage of pipeline {pipeline:?} (it has: {})",
+                    stages.join(", ")
+                )));
             }
         }
         Ok(())
@@ -574,17 +590,7 @@ impl GhlTarget {
                                 )
                             },
                             "/opportunity/id",
-                            || async {
-                                let found = ghl
-                                    .send(
-                                        Call::new(Method::GET, "/opportunities/search")
-                                            .query("location_id", self.client.location_id())
-                                            .query("contact_id", cid.clone())
-                                            .query("pipeline_id", pipeline.clone()),
-                                    )
-                                    .await?;
-                                Ok(find_in(&found, "opportunities", "name", &marker))
-                            },
+                            || find_opportunity(ghl, &cid, pipeline, &marker),
                         )
                         .await?;
                     r.opportunity_id = Some(id);
@@ -596,12 +602,15 @@ impl GhlTarget {
             }
         }
 
+        // The agent's notes and the call reach GHL for every status: in the callback's task
+        // when there is one (it is on the contact's timeline anyway), else in a note.
+        let call_text = call_summary(d);
         let callback = d.callback.as_ref().filter(|_| flags.scheduled_callback);
         if let Some(cb) = callback {
             let mut body = json!({
                 "title": format!("Call back {} {}", d.lead.first_name, d.lead.last_name).trim().to_string(),
                 "body": format!(
-                    "{}\nScheduled by agent {} ({}) in time zone {} for {}.\n{reference}",
+                    "{}\nScheduled by agent {} ({}) in time zone {} for {}.\n{call_text}\n{reference}",
                     cb.comments.trim(),
                     d.agent_user,
                     d.status.status,
@@ -622,30 +631,15 @@ impl GhlTarget {
                     || ghl.send(Call::new(Method::POST, path.clone()).json(body.clone())),
                     "/task/id",
                     || async {
+                        // The contact's task list does not page (GHL returns them all).
                         let found = ghl.send(Call::new(Method::GET, path.clone())).await?;
                         Ok(find_in(&found, "tasks", "body", &reference))
                     },
                 )
                 .await?;
             r.task_id = Some(id);
-        }
-
-        if !flags.sale && !flags.dnc && callback.is_none() {
-            let mins = d.call.duration_secs / 60;
-            let secs = d.call.duration_secs % 60;
-            let mut text = format!(
-                "Disposition: {} ({})\nAgent: {}\nCampaign: {}\nCall: {} UTC, {mins}m {secs:02}s",
-                d.status.status,
-                d.status.status_name,
-                d.agent_user,
-                d.campaign_id,
-                d.call.started_at.format("%Y-%m-%d %H:%M:%S"),
-            );
-            if !d.notes.trim().is_empty() {
-                text.push_str(&format!("\nNotes: {}", d.notes.trim()));
-            }
-            text.push_str(&format!("\n{reference}"));
-            let mut body = json!({"body": text});
+        } else {
+            let mut body = json!({"body": format!("{call_text}\n{reference}")});
             if let Some(u) = &user {
                 body["userId"] = json!(u);
             }
@@ -657,6 +651,7 @@ impl GhlTarget {
                     || ghl.send(Call::new(Method::POST, path.clone()).json(body.clone())),
                     "/note/id",
                     || async {
+                        // The contact's note list does not page (GHL returns them all).
                         let found = ghl.send(Call::new(Method::GET, path.clone())).await?;
                         Ok(find_in(&found, "notes", "body", &reference))
                     },
@@ -676,7 +671,30 @@ impl GhlTarget {
     }
 }
 
-/// The id of the first `list[]` item whose `field` contains `marker`.
+/// What every disposition tells GHL about the call: status, agent, campaign, the call's start
+/// and talk time, and the agent's notes.
+fn call_summary(d: &Disposition) -> String {
+    let talk = match d.call.duration_secs {
+        Some(t) => format!("{}m {:02}s", t / 60, t % 60),
+        None => "talk time not logged".into(),
+    };
+    let mut text = format!(
+        "Disposition: {} ({})\nAgent: {}\nCampaign: {}\nCall: {} UTC, {talk}",
+        d.status.status,
+        d.status.status_name,
+        d.agent_user,
+        d.campaign_id,
+        d.call.started_at.format("%Y-%m-%d %H:%M:%S"),
+    );
+    if !d.notes.trim().is_empty() {
+        text.push_str(&format!("\nNotes: {}", d.notes.trim()));
+    }
+    text
+}
+
+/// The id of the first `list[]` item whose `field` carries `marker`: as a line of its own
+/// (note and task bodies end with the reference line) or at the end (opportunity names), so
+/// `ref: a-1` never matches an object of `ref: a-10`.
 fn find_in(body: &Value, list: &str, field: &str, marker: &str) -> Option<String> {
     body.get(list)?
         .as_array()?
@@ -684,11 +702,103 @@ fn find_in(body: &Value, list: &str, field: &str, marker: &str) -> Option<String
         .find(|o| {
             o.get(field)
                 .and_then(Value::as_str)
-                .is_some_and(|s| s.contains(marker))
+                .is_some_and(|s| s.ends_with(marker) || s.lines().any(|l| l.trim() == marker))
         })
         .and_then(|o| o.get("id"))
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+/// Results per page of the opportunity search (GHL's maximum; its default is 20).
+pub const SEARCH_PAGE_SIZE: u32 = 100;
+
+/// Most pages read when looking for one opportunity (a contact with more than 5,000
+/// opportunities in one pipeline is not a contact dialdeck made).
+const SEARCH_MAX_PAGES: u32 = 50;
+
+/// The contact's opportunity in `pipeline` whose name ends with `marker`, reading every page of
+/// the search: GHL answers 20 results unless told otherwise, and the next page is asked for with
+/// the cursor its `meta` gives (`startAfter`, `startAfterId`, `nextPage`).
+async fn find_opportunity(
+    ghl: &Counted<'_>,
+    contact_id: &str,
+    pipeline: &str,
+    marker: &str,
+) -> Result<Option<String>, GhlError> {
+    let mut cursor: Option<(String, String, String)> = None;
+    for _ in 0..SEARCH_MAX_PAGES {
+        let mut call = Call::new(Method::GET, "/opportunities/search")
+            .query("location_id", ghl.client().location_id())
+            .query("contact_id", contact_id)
+            .query("pipeline_id", pipeline)
+            .query("limit", SEARCH_PAGE_SIZE.to_string());
+        if let Some((after, after_id, page)) = &cursor {
+            call = call
+                .query("startAfter", after.clone())
+                .query("startAfterId", after_id.clone())
+                .query("page", page.clone());
+        }
+        let body = ghl.send(call).await?;
+        if let Some(id) = find_in(&body, "opportunities", "name", marker) {
+            return Ok(Some(id));
+        }
+        let seen = body
+            .get("opportunities")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let meta = body.get("meta").unwrap_or(&Value::Null);
+        let text = |v: Option<&Value>| match v {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let next = (
+            text(meta.get("startAfter")),
+            text(meta.get("startAfterId")),
+            text(meta.get("nextPage")),
+        );
+        let (Some(after), Some(after_id), Some(page)) = next else {
+            return Ok(None);
+        };
+        if seen == 0 || cursor.as_ref().is_some_and(|(_, id, _)| *id == after_id) {
+            return Ok(None);
+        }
+        cursor = Some((after, after_id, page));
+    }
+    tracing::warn!(contact = %contact_id, "opportunity search stopped after {SEARCH_MAX_PAGES} pages");
+    Ok(None)
+}
+
+/// Stage ids of a pipeline as `GET /opportunities/pipelines` gives them. GHL answers a list of
+/// stage objects (`{id, name, position, ...}`); its OpenAPI file types `stages` as a list of
+/// lists, so nested lists and bare id strings are read too.
+fn stage_ids(stages: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![stages];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Array(items) => todo.extend(items.iter().rev()),
+            Value::Object(o) => {
+                if let Some(id) = o.get("id").and_then(Value::as_str) {
+                    out.push(id.to_string());
+                }
+            }
+            Value::String(id) => out.push(id.clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Why the start-up check of the GHL set-up did not pass.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SetupError {
+    /// A configured id does not exist in GHL: a configuration error (named by its variable).
+    #[error("{0}")]
+    Misconfigured(String),
+    /// GHL could not be asked (down, unreachable, refusing the credentials): try again later.
+    #[error("GHL cannot be checked now: {0}")]
+    Unavailable(GhlError),
 }
 
 fn store_error(e: sqlx::Error) -> ApplyError {
@@ -719,5 +829,43 @@ impl DispositionTarget for GhlTarget {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_read_as_ghl_answers_them_and_as_its_spec_types_them() {
+        // What GHL answers: stage objects.
+        let real = json!([{"id": "s1", "name": "New", "position": 0}, {"id": "s2", "name": "Won"}]);
+        assert_eq!(stage_ids(&real), ["s1", "s2"]);
+        // What the OpenAPI file says (`array` of `array`), and bare ids.
+        assert_eq!(
+            stage_ids(&json!([[{"id": "s1"}], [{"id": "s2"}]])),
+            ["s1", "s2"]
+        );
+        assert_eq!(stage_ids(&json!(["s1", ["s2"]])), ["s1", "s2"]);
+        assert!(stage_ids(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn references_match_whole_lines_only() {
+        let body = json!({"notes": [
+            {"id": "n10", "body": "Disposition: NI\ndialdeck ref: a-10"},
+            {"id": "n1", "body": "Disposition: NI\ndialdeck ref: a-1"},
+        ]});
+        assert_eq!(
+            find_in(&body, "notes", "body", "dialdeck ref: a-1").as_deref(),
+            Some("n1")
+        );
+        assert_eq!(find_in(&body, "notes", "body", "dialdeck ref: a-2"), None);
+        let opps = json!({"opportunities": [{"id": "o1", "name": "Jane · C · SALE [a-10]"}]});
+        assert_eq!(find_in(&opps, "opportunities", "name", "[a-1]"), None);
+        assert_eq!(
+            find_in(&opps, "opportunities", "name", "[a-10]").as_deref(),
+            Some("o1")
+        );
     }
 }

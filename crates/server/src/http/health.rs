@@ -10,18 +10,21 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: 200 when every dependency answers, 503 otherwise, with one line per dependency.
+/// Readiness: 200 when every required dependency answers, 503 otherwise, with one line per
+/// dependency (GHL's is shown, not required).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let store_check = match store::ping(state.store()).await {
         Ok(()) => ReadinessCheck {
             name: "store".into(),
             ok: true,
             detail: None,
+            required: true,
         },
         Err(err) => ReadinessCheck {
             name: "store".into(),
             ok: false,
             detail: Some(err.to_string()),
+            required: true,
         },
     };
     let mut checks = vec![store_check];
@@ -31,9 +34,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
             name: "vicidial_db".into(),
             ok,
             detail: (!ok).then(|| "VICIdial's database does not answer".into()),
+            required: true,
         });
     }
-    let ready = checks.iter().all(|c| c.ok);
+    checks.extend(state.ghl_setup().readiness());
+    let ready = checks.iter().all(|c| c.ok || !c.required);
     let status = if ready {
         StatusCode::OK
     } else {

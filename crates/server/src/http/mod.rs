@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/config", get(runtime_config))
         .merge(crate::outbox::routes::router())
         .merge(crate::vicidial::routes::router())
+        .merge(crate::shift::router())
         .fallback(api_not_found);
     Router::new()
         .nest("/api", api)

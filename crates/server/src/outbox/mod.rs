@@ -5,6 +5,12 @@
 //!
 //! Exactly once = at-least-once delivery from the outbox (a job is retried until a target says
 //! done) × idempotent targets (`DispositionTarget::apply` is keyed by the disposition id).
+//!
+//! The browser names a disposition by an idempotency key that is the agent's own: the store
+//! keeps it per agent (`dispositions(agent_user, client_id)` is unique) and dialdeck's id of the
+//! disposition derives from both ([`store::disposition_id`]), so no agent can take or replay
+//! another's. A call takes one disposition: `dispositions(agent_user, lead_id, call_key)` is
+//! unique too, and the call is the server's to know (wrap-up, live state, VICIdial's call log).
 
 pub mod config;
 pub mod routes;
@@ -22,7 +28,8 @@ use tokio::sync::{broadcast, Notify};
 pub use self::config::OutboxArgs;
 use crate::{
     disposition::{
-        CallContext, CallFacts, Callback, CallbackRecipient, Disposition, DispositionTarget,
+        CallContext, CallFacts, CallRef, Callback, CallbackRecipient, CallbackRules, Disposition,
+        DispositionTarget, LoggedCall,
     },
     http::ApiError,
 };
@@ -61,8 +68,10 @@ pub struct Outbox {
 /// One acceptance waiting for the writer.
 struct WriteRequest {
     id: String,
+    client_id: String,
     agent_user: String,
     lead_id: i64,
+    call_key: Option<String>,
     request_hash: String,
     payload: String,
     now_ms: i64,
@@ -104,8 +113,10 @@ async fn writer_loop(
             for r in &batch {
                 let new = store::NewDisposition {
                     id: &r.id,
+                    client_id: &r.client_id,
                     agent_user: &r.agent_user,
                     lead_id: r.lead_id,
+                    call_key: r.call_key.as_deref(),
                     request_hash: &r.request_hash,
                     payload: &r.payload,
                     now_ms: r.now_ms,
@@ -176,6 +187,10 @@ impl Outbox {
 
     /// Validates and durably accepts `req` from `agent_user` (campaign `campaign_id`).
     /// The same request again returns the current state and changes nothing.
+    ///
+    /// Which call it is (VICIdial's call id, the lead, the campaign, the call's times) comes
+    /// from the server's own wrap-up and live state and from VICIdial's call log; the request
+    /// only names the lead the modal shows, which must be that call's.
     pub async fn accept(
         &self,
         agent_user: &str,
@@ -196,10 +211,8 @@ impl Outbox {
         }
         let request_hash = hash_request(req);
         // A replay is answered before anything upstream is asked: the first answer stands.
-        if let Some((owner, _)) = store::disposition(&self.store, &req.id).await? {
-            return self
-                .replay(agent_user, &owner, &req.id, &request_hash)
-                .await;
+        if let Some(stored) = store::find(&self.store, agent_user, &req.id).await? {
+            return self.replay(&stored, &request_hash).await;
         }
         let context = self.context.as_ref().ok_or_else(|| ApiError::Unavailable {
             code: "vicidial_not_configured",
@@ -238,60 +251,59 @@ impl Outbox {
                     format!("{} needs a callback date and time.", status.status_name),
                 ))
             }
-            (Some(cb), _) => Some(parse_callback(cb)?),
+            (Some(_), false) => {
+                return Err(bad(
+                    "callback_not_allowed",
+                    format!(
+                        "{} ({}) does not schedule a callback; choose a callback status or remove the callback.",
+                        status.status_name, status.status
+                    ),
+                ))
+            }
+            (Some(cb), true) => {
+                let callback = parse_callback(cb, Utc::now())?;
+                let rules = context
+                    .callback_rules(agent_user, &campaign, callback.at)
+                    .await?;
+                check_callback_rules(&callback, &rules)?;
+                Some(callback)
+            }
             (None, false) => None,
         };
-        let wrapup = crate::wrapup::current(&self.store, agent_user).await?;
-        let live = context.live_call(agent_user).await?;
-        let lead_is_yours = wrapup.as_ref().is_some_and(|w| w.lead_id == req.lead_id)
-            || live
-                .as_ref()
-                .is_some_and(|l| l.lead_id == req.lead_id && l.lead_id > 0);
-        if !lead_is_yours {
-            return Err(ApiError::Forbidden {
-                code: "lead_not_yours",
-                message: format!("Lead {} is not on your current or last call.", req.lead_id),
-            });
-        }
+        let call = self
+            .call_of(context.as_ref(), agent_user, &campaign, req.lead_id)
+            .await?;
         let lead = context.lead(req.lead_id).await?.ok_or_else(|| {
             bad(
                 "unknown_lead",
                 format!("Lead {} does not exist in VICIdial.", req.lead_id),
             )
         })?;
-        // Which call this is comes from the server's own state, never from the request.
-        let (call_id, ended_at) = match (&wrapup, &live) {
-            (Some(w), _) if w.lead_id == req.lead_id => {
-                (w.call_id.clone(), DateTime::from_timestamp(w.ended_at, 0))
-            }
-            (_, Some(l)) => (l.call_id.clone().unwrap_or_default(), None),
-            _ => (String::new(), None),
-        };
-        let started_at = ended_at.unwrap_or_else(Utc::now);
+        let logged = context.call_facts(&call).await?;
+        let facts = call_facts(&call, logged.as_ref());
         let now = Utc::now();
+        let id = store::disposition_id(agent_user, &req.id);
         let disposition = Disposition {
-            id: req.id.clone(),
+            id: id.clone(),
+            client_id: req.id.clone(),
             agent_user: agent_user.to_string(),
             campaign_id: campaign,
             lead,
             status,
             callback,
             notes: req.notes.clone(),
-            call: CallFacts {
-                call_id,
-                vicidial_uniqueid: None,
-                started_at,
-                duration_secs: 0,
-            },
+            call: facts,
             accepted_at: now,
         };
         let payload = serde_json::to_string(&disposition).map_err(anyhow::Error::from)?;
         let targets: Vec<&str> = self.targets.keys().copied().collect();
         let outcome = self
             .write(WriteRequest {
-                id: req.id.clone(),
+                id: id.clone(),
+                client_id: req.id.clone(),
                 agent_user: agent_user.to_string(),
                 lead_id: req.lead_id,
+                call_key: call_key(&call),
                 request_hash: request_hash.clone(),
                 payload,
                 now_ms: now.timestamp_millis(),
@@ -318,11 +330,66 @@ impl Outbox {
                 self.publish(agent_user, accepted.clone());
                 Ok(accepted)
             }
-            // Two identical submissions raced: the other one stored it.
-            _ => {
-                self.replay(agent_user, agent_user, &req.id, &request_hash)
-                    .await
+            store::Accepted::AlreadyDispositioned { client_id } => Err(ApiError::Conflict {
+                code: "already_dispositioned",
+                message: format!(
+                    "This call of lead {} already has its disposition ({client_id}).",
+                    req.lead_id
+                ),
+            }),
+            // Two submissions under one key raced: the other one stored it.
+            store::Accepted::Replay | store::Accepted::KeyReused => {
+                let stored = store::find(&self.store, agent_user, &req.id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("disposition {} vanished", req.id))?;
+                self.replay(&stored, &request_hash).await
             }
+        }
+    }
+
+    /// The call `agent_user` dispositions on `lead_id`, from the server's own state: the
+    /// wrap-up when there is one (the modal is for it), else the call VICIdial shows the agent
+    /// on (a disposition given while still in the call, or on VICIdial's dispo step).
+    async fn call_of(
+        &self,
+        context: &dyn CallContext,
+        agent_user: &str,
+        campaign: &str,
+        lead_id: i64,
+    ) -> Result<CallRef, ApiError> {
+        let not_yours = || lead_not_yours(lead_id);
+        if let Some(w) = crate::wrapup::current(&self.store, agent_user).await? {
+            if w.lead_id != lead_id {
+                return Err(not_yours());
+            }
+            // The live row may still show the call (VICIdial's dispo step) with its uniqueid.
+            let live = context.live_call(agent_user).await?;
+            let uniqueid = live
+                .filter(|l| l.lead_id == lead_id && l.call_id.as_deref() == Some(&w.call_id))
+                .and_then(|l| l.uniqueid);
+            return Ok(CallRef {
+                agent_user: agent_user.to_string(),
+                campaign_id: w.campaign_id.unwrap_or_else(|| campaign.to_string()),
+                lead_id,
+                call_id: w.call_id,
+                uniqueid,
+                ended_at: Some(w.ended_at),
+            });
+        }
+        match context.live_call(agent_user).await? {
+            Some(l) if l.lead_id > 0 && l.lead_id == lead_id => Ok(CallRef {
+                agent_user: agent_user.to_string(),
+                campaign_id: if l.campaign_id.is_empty() {
+                    campaign.to_string()
+                } else {
+                    l.campaign_id
+                },
+                lead_id,
+                call_id: l.call_id.unwrap_or_default(),
+                uniqueid: l.uniqueid,
+                ended_at: None,
+            }),
+            _ => Err(not_yours()),
         }
     }
 
@@ -355,33 +422,32 @@ impl Outbox {
         Ok(outcome)
     }
 
+    /// The answer to a submission under a key the agent used before: the current state when
+    /// it is the same request, else a conflict.
     async fn replay(
         &self,
-        agent_user: &str,
-        owner: &str,
-        id: &str,
+        stored: &store::Stored,
         request_hash: &str,
     ) -> Result<DispositionAccepted, ApiError> {
-        let stored: Option<(String,)> =
-            sqlx::query_as("SELECT request_hash FROM dispositions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.store)
-                .await
-                .map_err(anyhow::Error::from)?;
-        if owner != agent_user || stored.map(|s| s.0).as_deref() != Some(request_hash) {
+        if stored.request_hash != request_hash {
             return Err(ApiError::Conflict {
                 code: "idempotency_key_reused",
                 message: "This disposition id was already used for a different disposition.".into(),
             });
         }
-        self.state_of(id).await
+        self.state_of(&stored.id, &stored.client_id).await
     }
 
-    /// The current state of a disposition across its targets.
-    pub async fn state_of(&self, id: &str) -> Result<DispositionAccepted, ApiError> {
+    /// The current state across its targets of the disposition with dialdeck's id `id`, named
+    /// by the client's key `client_id` (the id the agent's browser knows it by).
+    pub async fn state_of(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> Result<DispositionAccepted, ApiError> {
         let jobs = store::jobs_of(&self.store, id).await?;
         Ok(DispositionAccepted {
-            id: id.to_string(),
+            id: client_id.to_string(),
             targets: jobs.iter().map(store::Job::status).collect(),
         })
     }
@@ -404,7 +470,57 @@ fn hash_request(req: &DispositionRequest) -> String {
         .collect()
 }
 
-fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, ApiError> {
+/// The refusal of a disposition naming a lead that is not the agent's call's.
+fn lead_not_yours(lead_id: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "lead_not_yours",
+        message: format!(
+            "Lead {lead_id} is not the lead of your current or last call; reopen the \
+             disposition of the call you are on."
+        ),
+    }
+}
+
+/// What the unique key "one disposition per agent, lead and call" holds the disposition to:
+/// VICIdial's call id (unique per call); a stand-in id the wrap-up made up (VICIdial named no
+/// call) with the time the call ended; nothing when no call is known.
+fn call_key(call: &CallRef) -> Option<String> {
+    if call.call_id.is_empty() {
+        return None;
+    }
+    if crate::vicidial::target::is_vicidial_call_id(&call.call_id) {
+        return Some(call.call_id.clone());
+    }
+    call.ended_at.map(|at| format!("{}@{at}", call.call_id))
+}
+
+/// The call's facts: VICIdial's log row when it has one, else what the wrap-up knows.
+fn call_facts(call: &CallRef, logged: Option<&LoggedCall>) -> CallFacts {
+    let fallback_start = call
+        .ended_at
+        .and_then(|at| DateTime::from_timestamp(at, 0))
+        .unwrap_or_else(Utc::now);
+    match logged {
+        Some(l) => CallFacts {
+            call_id: call.call_id.clone(),
+            vicidial_uniqueid: Some(l.uniqueid.clone()),
+            started_at: DateTime::from_timestamp(l.start_epoch, 0).unwrap_or(fallback_start),
+            duration_secs: l.length_in_sec,
+        },
+        None => CallFacts {
+            call_id: call.call_id.clone(),
+            vicidial_uniqueid: call.uniqueid.clone(),
+            started_at: fallback_start,
+            duration_secs: None,
+        },
+    }
+}
+
+/// The callback as the agent picked it: a local time in a real IANA zone, in the future.
+fn parse_callback(
+    cb: &dialdeck_shared::CallbackRequest,
+    now: DateTime<Utc>,
+) -> Result<Callback, ApiError> {
     let bad = |code: &'static str, message: &str| ApiError::bad_request(code, message);
     let zone: chrono_tz::Tz = cb.time_zone.parse().map_err(|_| {
         bad(
@@ -431,7 +547,7 @@ fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, Api
             )
         })?
         .with_timezone(&Utc);
-    if at <= Utc::now() {
+    if at <= now {
         return Err(bad(
             "callback_in_past",
             "The callback time must be in the future.",
@@ -449,8 +565,127 @@ fn parse_callback(cb: &dialdeck_shared::CallbackRequest) -> Result<Callback, Api
     }
     Ok(Callback {
         at,
-        agent_time_zone: cb.time_zone.clone(),
+        agent_time_zone: zone.name().to_string(),
         recipient,
         comments: cb.comments.clone(),
     })
+}
+
+/// VICIdial's rules for the agent's callbacks: `USERONLY` only with `agentonly_callbacks`, and
+/// no further ahead than the campaign's `callback_days_limit` (calendar days in VICIdial's
+/// local time, as its callback calendar offers them).
+fn check_callback_rules(cb: &Callback, rules: &CallbackRules) -> Result<(), ApiError> {
+    if cb.recipient == CallbackRecipient::UserOnly && !rules.user_only_allowed {
+        return Err(ApiError::bad_request(
+            "callback_recipient_not_allowed",
+            "Your VICIdial user may not keep callbacks to yourself (agent-only callbacks are off); choose Anyone.",
+        ));
+    }
+    if !crate::vicidial::records::within_days(
+        rules.local_today,
+        rules.local_at.date(),
+        rules.days_limit,
+    ) {
+        return Err(ApiError::bad_request(
+            "callback_too_far",
+            format!(
+                "The campaign allows callbacks at most {} days ahead.",
+                rules.days_limit
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(at_local: &str, time_zone: &str) -> dialdeck_shared::CallbackRequest {
+        dialdeck_shared::CallbackRequest {
+            at_local: at_local.into(),
+            time_zone: time_zone.into(),
+            recipient: dialdeck_shared::Recipient::UserOnly,
+            comments: "after lunch".into(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn callbacks_are_read_in_the_agents_iana_zone() {
+        // 09:30 in Chicago on 1 December is CST (UTC-6); in July it is CDT (UTC-5).
+        let cb = parse_callback(&request("2026-12-01T09:30", "America/Chicago"), now()).unwrap();
+        assert_eq!(cb.at.to_rfc3339(), "2026-12-01T15:30:00+00:00");
+        let cb = parse_callback(&request("2026-07-01T09:30", "America/Chicago"), now()).unwrap();
+        assert_eq!(cb.at.to_rfc3339(), "2026-07-01T14:30:00+00:00");
+        assert_eq!(cb.agent_time_zone, "America/Chicago");
+        let err = |r| parse_callback(&r, now()).unwrap_err().to_string();
+        // 02:30 on 8 March 2026 does not exist in Chicago (clocks jump from 02:00 to 03:00).
+        assert!(err(request("2026-03-08T02:30", "America/Chicago")).contains("does not exist"));
+        assert!(err(request("2026-02-28T09:30", "Europe/London")).contains("future"));
+        assert!(err(request("2026-12-01T09:30", "CST")).contains("IANA"));
+        assert!(err(request("2026-12-01T09:30", "Mars/Base")).contains("IANA"));
+        assert!(err(request("01/12/2026 09:30", "UTC")).contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn vicidials_callback_rules_hold() {
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        let rules = |user_only_allowed, days_limit, at: &str| CallbackRules {
+            user_only_allowed,
+            days_limit,
+            local_today: day("2026-03-01"),
+            local_at: chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M").unwrap(),
+        };
+        let mut cb = parse_callback(&request("2026-03-31T23:00", "UTC"), now()).unwrap();
+        assert!(check_callback_rules(&cb, &rules(true, 30, "2026-03-31 23:00")).is_ok());
+        let code = |r: Result<(), ApiError>| match r.unwrap_err() {
+            ApiError::BadRequest { code, .. } => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            code(check_callback_rules(
+                &cb,
+                &rules(true, 30, "2026-04-01 00:30")
+            )),
+            "callback_too_far"
+        );
+        assert!(check_callback_rules(&cb, &rules(true, 0, "2030-01-01 00:00")).is_ok());
+        assert_eq!(
+            code(check_callback_rules(
+                &cb,
+                &rules(false, 0, "2026-03-31 23:00")
+            )),
+            "callback_recipient_not_allowed"
+        );
+        cb.recipient = CallbackRecipient::Anyone;
+        assert!(check_callback_rules(&cb, &rules(false, 0, "2026-03-31 23:00")).is_ok());
+    }
+
+    #[test]
+    fn the_call_key_names_one_call() {
+        let call = |call_id: &str, ended_at| CallRef {
+            agent_user: "1001".into(),
+            campaign_id: "C".into(),
+            lead_id: 8,
+            call_id: call_id.into(),
+            uniqueid: None,
+            ended_at,
+        };
+        assert_eq!(
+            call_key(&call("M1125024600000000008", Some(5))).as_deref(),
+            Some("M1125024600000000008")
+        );
+        assert_eq!(
+            call_key(&call("L8-1001", Some(1_700_000_000))).as_deref(),
+            Some("L8-1001@1700000000")
+        );
+        assert_eq!(call_key(&call("L8-1001", None)), None);
+        assert_eq!(call_key(&call("", Some(5))), None);
+    }
 }

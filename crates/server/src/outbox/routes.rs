@@ -48,20 +48,21 @@ async fn submit(
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-/// `GET /api/dispositions/{id}`: the agent's own disposition (admins: any).
+/// `GET /api/dispositions/{id}`: the agent's own disposition by the id the browser gave it
+/// (admins also any disposition by dialdeck's id, as the admin views list them).
 async fn read(
     State(state): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
     Path(id): Path<String>,
 ) -> Result<Json<DispositionAccepted>, ApiError> {
     let outbox = state.outbox();
-    match store::disposition(state.store(), &id).await? {
-        Some((owner, _))
-            if owner == agent.user || agent.user_level >= crate::session::ADMIN_USER_LEVEL =>
-        {
-            Ok(Json(outbox.state_of(&id).await?))
-        }
-        _ => Err(ApiError::NotFound(format!("no disposition {id}"))),
+    let mut found = store::find(state.store(), &agent.user, &id).await?;
+    if found.is_none() && agent.user_level >= crate::session::ADMIN_USER_LEVEL {
+        found = store::by_id(state.store(), &id).await?;
+    }
+    match found {
+        Some(d) => Ok(Json(outbox.state_of(&d.id, &d.client_id).await?)),
+        None => Err(ApiError::NotFound(format!("no disposition {id}"))),
     }
 }
 

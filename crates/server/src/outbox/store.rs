@@ -49,7 +49,9 @@ impl Job {
             },
             attempts: self.attempts.max(0) as u32,
             last_error: self.last_error.clone(),
-            next_attempt_at: (self.state == "retrying").then_some(self.next_attempt_at / 1000),
+            // Rounded up: "retrying in N s" never reaches 0 before the attempt is due.
+            next_attempt_at: (self.state == "retrying")
+                .then_some((self.next_attempt_at + 999).div_euclid(1000)),
         }
     }
 }
@@ -61,8 +63,13 @@ pub enum Accepted {
     New,
     /// The same request was stored before: nothing changed.
     Replay,
-    /// The key was used before for a different request.
+    /// The agent used the key before for a different request.
     KeyReused,
+    /// The agent's call already has a disposition (under another key): the one stored.
+    AlreadyDispositioned {
+        /// The client's key of the disposition the call has.
+        client_id: String,
+    },
 }
 
 const JOB_COLUMNS: &str =
@@ -73,12 +80,17 @@ const J_JOB_COLUMNS: &str =
 
 /// A disposition row about to be stored.
 pub struct NewDisposition<'a> {
-    /// Idempotency key.
+    /// dialdeck's id ([`disposition_id`] of the agent and the client's key).
     pub id: &'a str,
+    /// The client's idempotency key, unique per agent.
+    pub client_id: &'a str,
     /// Owner.
     pub agent_user: &'a str,
     /// The lead.
     pub lead_id: i64,
+    /// The call it is for (VICIdial's call id); `None` when the server knew no call, which no
+    /// constraint can then hold to one disposition.
+    pub call_key: Option<&'a str>,
     /// SHA-256 of the request.
     pub request_hash: &'a str,
     /// JSON of the `Disposition`.
@@ -87,7 +99,26 @@ pub struct NewDisposition<'a> {
     pub now_ms: i64,
 }
 
-/// Inserts the disposition and one pending job per target inside `tx`, unless the key exists.
+/// dialdeck's id of the disposition an agent submits under `client_id`: the first 40 hex
+/// digits of SHA-256(agent, client key). Deterministic, so two instances racing to store the
+/// same submission collide on the primary key; distinct per agent, so one agent's key never
+/// names another agent's disposition.
+pub fn disposition_id(agent_user: &str, client_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(agent_user.as_bytes());
+    h.update([0u8]);
+    h.update(client_id.as_bytes());
+    h.finalize()
+        .iter()
+        .take(20)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Inserts the disposition and one pending job per target inside `tx`, unless the agent's key
+/// exists (a replay, or a reused key) or the agent's call already has a disposition: the
+/// store's unique keys decide, so racing submissions through several instances agree.
 pub async fn insert(
     dialect: Dialect,
     tx: &mut Transaction<'_, Any>,
@@ -96,37 +127,58 @@ pub async fn insert(
 ) -> anyhow::Result<Accepted> {
     let NewDisposition {
         id,
+        client_id,
         agent_user,
         lead_id,
+        call_key,
         request_hash,
         payload,
         now_ms,
     } = *new;
     let sql = format!(
-        "{} INTO dispositions (id, agent_user, lead_id, request_hash, payload, accepted_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "{} INTO dispositions (id, client_id, agent_user, lead_id, call_key, request_hash, payload, accepted_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         dialect.insert_ignore()
     );
     let inserted = sqlx::query(&sql)
         .bind(id)
+        .bind(client_id)
         .bind(agent_user)
         .bind(lead_id)
+        .bind(call_key)
         .bind(request_hash)
         .bind(payload)
         .bind(now_ms)
         .execute(&mut **tx)
         .await?;
     if inserted.rows_affected() == 0 {
-        let (hash, owner): (String, String) =
-            sqlx::query_as("SELECT request_hash, agent_user FROM dispositions WHERE id = ?")
-                .bind(id)
-                .fetch_one(&mut **tx)
-                .await?;
-        return Ok(if hash == request_hash && owner == agent_user {
-            Accepted::Replay
-        } else {
-            Accepted::KeyReused
-        });
+        let same_key: Option<(String,)> = sqlx::query_as(
+            "SELECT request_hash FROM dispositions WHERE agent_user = ? AND client_id = ?",
+        )
+        .bind(agent_user)
+        .bind(client_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((hash,)) = same_key {
+            return Ok(if hash == request_hash {
+                Accepted::Replay
+            } else {
+                Accepted::KeyReused
+            });
+        }
+        let same_call: Option<(String,)> = sqlx::query_as(
+            "SELECT client_id FROM dispositions WHERE agent_user = ? AND lead_id = ? AND call_key = ?",
+        )
+        .bind(agent_user)
+        .bind(lead_id)
+        .bind(call_key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        return match same_call {
+            Some((client_id,)) => Ok(Accepted::AlreadyDispositioned { client_id }),
+            // Only the id is left: the same agent and key under another id cannot exist.
+            None => anyhow::bail!("disposition {id} exists under another agent or key"),
+        };
     }
     for target in targets {
         sqlx::query(
@@ -143,6 +195,45 @@ pub async fn insert(
     Ok(Accepted::New)
 }
 
+/// A stored disposition's keys.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stored {
+    /// dialdeck's id.
+    pub id: String,
+    /// The client's key.
+    pub client_id: String,
+    /// The owner.
+    pub agent_user: String,
+    /// SHA-256 of the request.
+    pub request_hash: String,
+}
+
+/// The disposition `agent_user` submitted under `client_id`, if any.
+pub async fn find(
+    store: &Store,
+    agent_user: &str,
+    client_id: &str,
+) -> anyhow::Result<Option<Stored>> {
+    Ok(sqlx::query_as::<_, Stored>(
+        "SELECT id, client_id, agent_user, request_hash FROM dispositions \
+         WHERE agent_user = ? AND client_id = ?",
+    )
+    .bind(agent_user)
+    .bind(client_id)
+    .fetch_optional(store)
+    .await?)
+}
+
+/// The disposition with dialdeck's id `id`, if any.
+pub async fn by_id(store: &Store, id: &str) -> anyhow::Result<Option<Stored>> {
+    Ok(sqlx::query_as::<_, Stored>(
+        "SELECT id, client_id, agent_user, request_hash FROM dispositions WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store)
+    .await?)
+}
+
 /// The jobs of one disposition, by target name.
 pub async fn jobs_of(store: &Store, disposition_id: &str) -> anyhow::Result<Vec<Job>> {
     Ok(sqlx::query_as::<_, Job>(&format!(
@@ -153,11 +244,30 @@ pub async fn jobs_of(store: &Store, disposition_id: &str) -> anyhow::Result<Vec<
     .await?)
 }
 
+/// A job with its disposition's owner and client key, as event streams report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedJob {
+    /// The disposition's owner.
+    pub agent_user: String,
+    /// The client's key of the disposition.
+    pub client_id: String,
+    /// The job.
+    pub job: Job,
+}
+
+fn owned_job(r: &sqlx::any::AnyRow) -> anyhow::Result<OwnedJob> {
+    Ok(OwnedJob {
+        agent_user: r.try_get("agent_user")?,
+        client_id: r.try_get("client_id")?,
+        job: Job::from_row(r)?,
+    })
+}
+
 /// Every job of the dispositions that have a job changed since `since_ms`, with the
 /// disposition's owner, ordered by disposition and target (one query, however many changed).
-pub async fn recently_changed(store: &Store, since_ms: i64) -> anyhow::Result<Vec<(String, Job)>> {
+pub async fn recently_changed(store: &Store, since_ms: i64) -> anyhow::Result<Vec<OwnedJob>> {
     let rows = sqlx::query(&format!(
-        "SELECT d.agent_user, {J_JOB_COLUMNS} FROM outbox_jobs j \
+        "SELECT d.agent_user, d.client_id, {J_JOB_COLUMNS} FROM outbox_jobs j \
          JOIN dispositions d ON d.id = j.disposition_id \
          WHERE j.disposition_id IN (SELECT disposition_id FROM outbox_jobs WHERE updated_at >= ?) \
          ORDER BY j.disposition_id, j.target"
@@ -165,19 +275,89 @@ pub async fn recently_changed(store: &Store, since_ms: i64) -> anyhow::Result<Ve
     .bind(since_ms)
     .fetch_all(store)
     .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("agent_user")?, Job::from_row(r)?)))
-        .collect()
+    rows.iter().map(owned_job).collect()
 }
 
-/// The owner and payload of a disposition.
-pub async fn disposition(store: &Store, id: &str) -> anyhow::Result<Option<(String, String)>> {
-    let row = sqlx::query("SELECT agent_user, payload FROM dispositions WHERE id = ?")
+/// A disposition of an agent's shift: its row and its jobs.
+#[derive(Clone, Debug)]
+pub struct ShiftDisposition {
+    /// The client's key.
+    pub client_id: String,
+    /// JSON of the accepted `Disposition`.
+    pub payload: String,
+    /// Unix milliseconds.
+    pub accepted_at: i64,
+    /// Its jobs, by target name.
+    pub jobs: Vec<Job>,
+}
+
+/// `agent_user`'s dispositions accepted since `since_ms`, newest first, with their jobs (two
+/// queries, however many there are), at most `limit`.
+pub async fn of_agent_since(
+    store: &Store,
+    agent_user: &str,
+    since_ms: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<ShiftDisposition>> {
+    let rows = sqlx::query(
+        "SELECT id, client_id, payload, accepted_at FROM dispositions \
+         WHERE agent_user = ? AND accepted_at >= ? ORDER BY accepted_at DESC, id LIMIT ?",
+    )
+    .bind(agent_user)
+    .bind(since_ms)
+    .bind(limit)
+    .fetch_all(store)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        ids.push(r.try_get::<String, _>("id")?);
+        out.push(ShiftDisposition {
+            client_id: r.try_get("client_id")?,
+            payload: crate::store::text(r, 2)?,
+            accepted_at: r.try_get("accepted_at")?,
+            jobs: Vec::new(),
+        });
+    }
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE disposition_id IN ({}) ORDER BY disposition_id, target",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut query = sqlx::query_as::<_, Job>(&sql);
+    for id in &ids {
+        query = query.bind(id);
+    }
+    let mut by_id: std::collections::HashMap<String, Vec<Job>> = Default::default();
+    for job in query.fetch_all(store).await? {
+        by_id
+            .entry(job.disposition_id.clone())
+            .or_default()
+            .push(job);
+    }
+    for (d, id) in out.iter_mut().zip(&ids) {
+        d.jobs = by_id.remove(id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// The owner, the client's key and the payload of the disposition with dialdeck's id `id`.
+pub async fn disposition(
+    store: &Store,
+    id: &str,
+) -> anyhow::Result<Option<(String, String, String)>> {
+    let row = sqlx::query("SELECT agent_user, client_id, payload FROM dispositions WHERE id = ?")
         .bind(id)
         .fetch_optional(store)
         .await?;
     Ok(match row {
-        Some(row) => Some((row.try_get(0)?, crate::store::text(&row, 1)?)),
+        Some(row) => Some((
+            row.try_get(0)?,
+            row.try_get(1)?,
+            crate::store::text(&row, 2)?,
+        )),
         None => None,
     })
 }
@@ -400,11 +580,19 @@ pub async fn job(store: &Store, id: i64) -> anyhow::Result<Option<Job>> {
 mod tests {
     use super::*;
 
+    /// Agent `agent_user`'s disposition of call `M1` on lead 42 under the client key `call-1`,
+    /// stored as `call-1` for 1001 (as the other tests name it) and `call-1@<agent>` otherwise.
     fn new<'a>(agent_user: &'a str, request_hash: &'a str, now_ms: i64) -> NewDisposition<'a> {
         NewDisposition {
-            id: "call-1",
+            id: if agent_user == "1001" {
+                "call-1"
+            } else {
+                Box::leak(format!("call-1@{agent_user}").into_boxed_str())
+            },
+            client_id: "call-1",
             agent_user,
             lead_id: 42,
+            call_key: Some("M1"),
             request_hash,
             payload: "{}",
             now_ms,
@@ -449,15 +637,93 @@ mod tests {
                     .unwrap(),
                 Accepted::KeyReused
             );
+            // Another agent's identical key is another agent's disposition: no collision.
             assert_eq!(
                 insert(d, &mut tx, &new("1002", "h1", 2_000), &["ghl"])
                     .await
                     .unwrap(),
-                Accepted::KeyReused
+                Accepted::New
             );
             tx.commit().await.unwrap();
             assert_eq!(jobs_of(&store, "call-1").await.unwrap().len(), 2);
+            assert_eq!(jobs_of(&store, "call-1@1002").await.unwrap().len(), 1);
+            let found = find(&store, "1002", "call-1").await.unwrap().unwrap();
+            assert_eq!(
+                (found.id.as_str(), found.agent_user.as_str()),
+                ("call-1@1002", "1002")
+            );
+            assert_eq!(
+                find(&store, "1001", "call-1").await.unwrap().unwrap().id,
+                "call-1"
+            );
+            assert!(find(&store, "1003", "call-1").await.unwrap().is_none());
         }
+    }
+
+    /// One call, one disposition: a second key for the same agent, lead and call is refused by
+    /// the store's unique key, on both stores; a call the server could not name is not held to
+    /// one, and another agent's call with the same id is another call.
+    #[tokio::test]
+    async fn a_call_takes_one_disposition_whatever_its_key() {
+        for (_d, store) in stores_with_one(&["ghl"]).await {
+            let d = dialect(&store);
+            let mut tx = store.begin().await.unwrap();
+            let second = NewDisposition {
+                id: "call-1-again",
+                client_id: "call-1-again",
+                ..new("1001", "h9", 2_000)
+            };
+            assert_eq!(
+                insert(d, &mut tx, &second, &["ghl"]).await.unwrap(),
+                Accepted::AlreadyDispositioned {
+                    client_id: "call-1".into()
+                },
+                "{d:?}"
+            );
+            let next_call = NewDisposition {
+                call_key: Some("M2"),
+                ..second
+            };
+            assert_eq!(
+                insert(d, &mut tx, &next_call, &["ghl"]).await.unwrap(),
+                Accepted::New
+            );
+            for id in ["unnamed-1", "unnamed-2"] {
+                let unnamed = NewDisposition {
+                    id,
+                    client_id: id,
+                    call_key: None,
+                    lead_id: 43,
+                    ..new("1001", "h5", 2_000)
+                };
+                assert_eq!(
+                    insert(d, &mut tx, &unnamed, &["ghl"]).await.unwrap(),
+                    Accepted::New
+                );
+            }
+            tx.commit().await.unwrap();
+            assert!(jobs_of(&store, "call-1-again").await.unwrap().len() == 1);
+            let raw = sqlx::query(
+                "INSERT INTO dispositions (id, client_id, agent_user, lead_id, call_key, request_hash, payload, accepted_at) \
+                 VALUES ('x', 'x', '1001', 42, 'M1', 'h', '{}', 0)",
+            )
+            .execute(&store)
+            .await;
+            assert!(
+                raw.is_err(),
+                "the constraint is in the store itself ({d:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn disposition_ids_are_scoped_to_the_agent() {
+        let a = disposition_id("1001", "M1125024600000000008");
+        assert_eq!(a.len(), 40);
+        assert_eq!(a, disposition_id("1001", "M1125024600000000008"));
+        assert_ne!(a, disposition_id("1002", "M1125024600000000008"));
+        // The separator keeps ("10", "01x") and ("100", "1x") apart.
+        assert_ne!(disposition_id("10", "01x"), disposition_id("100", "1x"));
     }
 
     #[tokio::test]
@@ -480,8 +746,12 @@ mod tests {
             let changed = recently_changed(&store, 6_500).await.unwrap();
             assert_eq!(changed.len(), 1);
             assert_eq!(
-                (changed[0].0.as_str(), changed[0].1.state.as_str()),
-                ("1001", "done")
+                (
+                    changed[0].agent_user.as_str(),
+                    changed[0].client_id.as_str(),
+                    changed[0].job.state.as_str()
+                ),
+                ("1001", "call-1", "done")
             );
             assert!(recently_changed(&store, 6_501).await.unwrap().is_empty());
         }
@@ -533,8 +803,11 @@ mod tests {
         let mut tx = store.begin().await.unwrap();
         for n in 0..200 {
             let id = format!("race-{n:04}");
+            let call = format!("M{n}");
             let new = NewDisposition {
                 id: &id,
+                client_id: &id,
+                call_key: Some(&call),
                 ..new("1001", "h", 1_000)
             };
             insert(Dialect::MySql, &mut tx, &new, &["ghl", "vicidial"])

@@ -65,14 +65,15 @@ impl Outbox {
             };
             // Rows come ordered by disposition: one state per run of rows.
             let mut rows = changed.into_iter().peekable();
-            while let Some((agent, first)) = rows.next() {
-                let id = first.disposition_id.clone();
-                let mut targets = vec![first.status()];
-                while let Some((_, job)) = rows.next_if(|(_, j)| j.disposition_id == id) {
-                    targets.push(job.status());
+            while let Some(first) = rows.next() {
+                let id = first.job.disposition_id.clone();
+                let mut targets = vec![first.job.status()];
+                while let Some(row) = rows.next_if(|r| r.job.disposition_id == id) {
+                    targets.push(row.job.status());
                 }
+                let (agent, client_id) = (first.agent_user, first.client_id);
                 let state = DispositionAccepted {
-                    id: id.clone(),
+                    id: client_id,
                     targets,
                 };
                 if published.get(&id).is_some_and(|(last, _)| *last == state) {
@@ -108,7 +109,10 @@ impl Outbox {
             return Ok(false);
         };
         let row = store::disposition(&self.worker_store, &job.disposition_id).await?;
-        let agent = row.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        let (agent, client_id) = row
+            .as_ref()
+            .map(|(a, c, _)| (a.clone(), c.clone()))
+            .unwrap_or_default();
         let outcome = match (self.targets.get(job.target.as_str()), row) {
             (None, _) => Err(ApplyError::Permanent {
                 reason: format!("target {:?} is not configured on this server", job.target),
@@ -116,7 +120,7 @@ impl Outbox {
             (_, None) => Err(ApplyError::Permanent {
                 reason: "the disposition row is missing".into(),
             }),
-            (Some(target), Some((_, payload))) => {
+            (Some(target), Some((_, _, payload))) => {
                 match serde_json::from_str::<Disposition>(&payload) {
                     Err(e) => Err(ApplyError::Permanent {
                         reason: format!("stored disposition unreadable: {e}"),
@@ -193,7 +197,7 @@ impl Outbox {
         if !kept_lease {
             tracing::warn!(disposition = %job.disposition_id, target = %job.target, "lease lost; another worker owns the job");
         }
-        if let Ok(state) = self.state_of(&job.disposition_id).await {
+        if let Ok(state) = self.state_of(&job.disposition_id, &client_id).await {
             self.publish(&agent, state);
         }
         Ok(true)

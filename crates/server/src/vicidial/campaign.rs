@@ -64,7 +64,7 @@ pub(super) async fn campaign(
         hotkeys,
         callbacks: CallbackRules {
             allowed: camp.scheduled_callbacks && user_callbacks,
-            user_only: agent_only,
+            me_allowed: agent_only,
             me_by_default: camp.my_callback_checked,
             days_limit: u32::try_from(camp.callback_days_limit.max(0)).unwrap_or(0),
         },

@@ -16,6 +16,7 @@ pub mod desk;
 pub mod live;
 pub mod login;
 pub mod phone;
+pub mod records;
 pub mod routes;
 pub mod target;
 
@@ -44,11 +45,17 @@ impl Vicidial {
         let Some(url) = &args.db_url else {
             return Ok(None);
         };
+        let options: sqlx::mysql::MySqlConnectOptions = url
+            .expose_secret()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("DIALDECK_VICIDIAL_DB_URL is not a usable MariaDB URL"))?;
+        // VICIdial's own PHP never sets a session time zone, so its DATETIMEs are in the
+        // server's zone and NOW() is local time; sqlx would set +00:00 and make every NOW()
+        // dialdeck writes (login counters) and every DATETIME it reads hours off.
         let db = MySqlPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect_lazy(url.expose_secret())
-            .map_err(|_| anyhow::anyhow!("DIALDECK_VICIDIAL_DB_URL is not a usable MariaDB URL"))?;
+            .connect_lazy_with(options.timezone(None));
         Ok(Some(Vicidial::with_pool(args.clone(), db)?))
     }
 

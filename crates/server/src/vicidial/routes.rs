@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/call/dtmf", post(super::call::dtmf))
 }
 
-pub(super) fn vicidial(state: &AppState) -> Result<Arc<Vicidial>, ApiError> {
+pub(crate) fn vicidial(state: &AppState) -> Result<Arc<Vicidial>, ApiError> {
     state
         .vicidial()
         .cloned()
@@ -51,7 +51,7 @@ pub(super) fn vicidial(state: &AppState) -> Result<Arc<Vicidial>, ApiError> {
         })
 }
 
-pub(super) fn db_error(e: anyhow::Error) -> ApiError {
+pub(crate) fn db_error(e: anyhow::Error) -> ApiError {
     tracing::warn!(error = %e, "VICIdial database error");
     ApiError::Unavailable {
         code: "vicidial_db_unavailable",

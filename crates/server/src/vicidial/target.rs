@@ -7,7 +7,8 @@
 //! not applied it within `DIALDECK_VICIDIAL_RECONCILE_SECS` and stopped polling (the tab is
 //! gone), or can no longer apply it (the agent logged out, or the lead moved on), the Non-Agent
 //! API applies it (`update_lead`, `update_log_entry`, `add_dnc_phone`) and the receipt says
-//! `reconciled`. A screen that still polls is left to apply it, however late.
+//! `reconciled`; `update_log_entry` changes the lead's newest log row, so it is sent only when
+//! that row is this disposition's call. Callback times reach VICIdial in its local time. A screen that still polls is left to apply it, however late.
 //! Call notes go into `vicidial_call_notes`.
 
 use std::{sync::Arc, time::Duration};
@@ -18,11 +19,11 @@ use serde_json::json;
 
 use super::{
     api::{filter_callback_comments, CallbackSpec, VicidialError},
-    db, Vicidial,
+    db, records, Vicidial,
 };
 use crate::disposition::{
-    ApplyError, CallContext, CallbackRecipient, Disposition, DispositionTarget, Lead, LiveCall,
-    StatusDef,
+    ApplyError, CallContext, CallRef, CallbackRecipient, CallbackRules, Disposition,
+    DispositionTarget, Lead, LiveCall, LoggedCall, StatusDef,
 };
 
 /// Applies dispositions to VICIdial.
@@ -62,15 +63,8 @@ fn api_failed(e: VicidialError) -> ApplyError {
 /// before the Non-Agent API applies it (the screen's own writes follow the agent's release).
 const SCREEN_SETTLE: Duration = Duration::from_secs(2);
 
-/// VICIdial's local time for an instant, `YYYY-MM-DD HH:MM:SS`.
-fn local(at: DateTime<Utc>, offset_secs: i64) -> String {
-    (at + chrono::Duration::seconds(offset_secs))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 /// VICIdial's call ids for manual, auto and inbound calls: a letter and 19 digits.
-fn is_vicidial_call_id(id: &str) -> bool {
+pub fn is_vicidial_call_id(id: &str) -> bool {
     id.len() == 20 && id.starts_with(['M', 'V', 'Y']) && id[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -79,9 +73,12 @@ impl VicidialTarget {
         let Some(cb) = &d.callback else {
             return Ok(None);
         };
-        let offset = db::utc_offset_secs(&self.v.db).await.map_err(db_down)?;
+        // VICIdial reads `callback_datetime` in its server's local time.
+        let local_datetime = records::to_local_text(&self.v.db, cb.at)
+            .await
+            .map_err(db_down)?;
         Ok(Some(CallbackSpec {
-            local_datetime: local(cb.at, offset),
+            local_datetime,
             recipient: match cb.recipient {
                 CallbackRecipient::UserOnly => "USERONLY",
                 CallbackRecipient::Anyone => "ANYONE",
@@ -193,13 +190,17 @@ impl VicidialTarget {
         }
         let mut log_entry = "no VICIdial call id";
         if is_vicidial_call_id(&d.call.call_id) {
-            log_entry = match api
-                .update_log_entry(&d.campaign_id, &d.call.call_id, &d.status.status)
-                .await
-            {
-                Ok(_) => "updated",
-                Err(VicidialError::NotFound(_)) => "no call log row",
-                Err(e) => return Err(api_failed(e)),
+            log_entry = if self.log_row_is_ours(d).await? {
+                match api
+                    .update_log_entry(&d.campaign_id, &d.call.call_id, &d.status.status)
+                    .await
+                {
+                    Ok(_) => "updated",
+                    Err(VicidialError::NotFound(_)) => "no call log row",
+                    Err(e) => return Err(api_failed(e)),
+                }
+            } else {
+                "newest call log row is another call"
             };
         }
         let dnc = self.dnc_lists(d).await?;
@@ -217,6 +218,20 @@ impl VicidialTarget {
             "dnc_lists": dnc,
             "notes_saved": notes,
         }))
+    }
+
+    /// Whether the row `update_log_entry` would change (the newest `vicidial_log` row of the
+    /// lead in the campaign: it finds the row by the lead, not by the call) is this
+    /// disposition's call. Another agent may have called the lead since; their row is theirs.
+    async fn log_row_is_ours(&self, d: &Disposition) -> Result<bool, ApplyError> {
+        let newest = records::newest_log_row(&self.v.db, d.lead.lead_id, &d.campaign_id)
+            .await
+            .map_err(db_down)?;
+        Ok(match (newest, &d.call.vicidial_uniqueid) {
+            (None, _) => true, // update_log_entry says so itself
+            (Some((uniqueid, _)), Some(ours)) => &uniqueid == ours,
+            (Some((_, user)), None) => user == d.agent_user,
+        })
     }
 
     /// The DNC lists the campaign says a DNC status goes to.
@@ -242,24 +257,26 @@ impl VicidialTarget {
         if d.notes.trim().is_empty() {
             return Ok(false);
         }
-        let vicidial_id =
-            match db::call_log(&self.v.db, d.lead.lead_id, &d.agent_user, d.call.started_at)
-                .await
-                .map_err(db_down)?
-            {
-                Some((uniqueid, _)) => uniqueid,
-                None => d
-                    .call
-                    .vicidial_uniqueid
-                    .clone()
-                    .unwrap_or_else(|| d.call.call_id.chars().take(20).collect()),
-            };
-        let offset = db::utc_offset_secs(&self.v.db).await.map_err(db_down)?;
+        let vicidial_id = match &d.call.vicidial_uniqueid {
+            Some(uniqueid) => uniqueid.clone(),
+            None => {
+                match db::call_log(&self.v.db, d.lead.lead_id, &d.agent_user, d.call.started_at)
+                    .await
+                    .map_err(db_down)?
+                {
+                    Some((uniqueid, _)) => uniqueid,
+                    None => d.call.call_id.chars().take(20).collect(),
+                }
+            }
+        };
+        let call_date = records::to_local_text(&self.v.db, d.call.started_at)
+            .await
+            .map_err(db_down)?;
         db::insert_call_notes(
             &self.v.db,
             d.lead.lead_id,
             &vicidial_id,
-            &local(d.call.started_at, offset),
+            &call_date,
             &d.notes,
         )
         .await
@@ -381,11 +398,25 @@ impl CallContext for Vicidial {
                 lead_id: r.lead_id,
                 status: r.status,
                 call_id: (!r.callerid.is_empty()).then_some(r.callerid),
+                uniqueid: (!r.uniqueid.is_empty()).then_some(r.uniqueid),
             }))
     }
 
     async fn lead(&self, lead_id: i64) -> anyhow::Result<Option<Lead>> {
         db::lead(&self.db, lead_id).await
+    }
+
+    async fn call_facts(&self, call: &CallRef) -> anyhow::Result<Option<LoggedCall>> {
+        records::call_log_row(&self.db, call).await
+    }
+
+    async fn callback_rules(
+        &self,
+        agent_user: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<CallbackRules> {
+        records::callback_rules(&self.db, agent_user, campaign_id, at).await
     }
 }
 
@@ -394,13 +425,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn call_ids_and_local_times() {
+    fn vicidial_call_ids() {
         assert!(is_vicidial_call_id("M1125024600000000008"));
         assert!(!is_vicidial_call_id("call-1234-abcd"));
         assert!(!is_vicidial_call_id("M11250246000000000x8"));
-        let at = DateTime::parse_from_rfc3339("2026-12-01T15:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(local(at, -5 * 3600), "2026-12-01 10:30:00");
     }
 }

@@ -114,6 +114,7 @@ fn status(code: &str, flags: StatusFlags) -> StatusDef {
 fn disposition(id: &str, lead: Lead, status: StatusDef) -> Disposition {
     Disposition {
         id: id.into(),
+        client_id: id.into(),
         agent_user: "1001".into(),
         campaign_id: "OUTBND".into(),
         lead,
@@ -124,7 +125,7 @@ fn disposition(id: &str, lead: Lead, status: StatusDef) -> Disposition {
             call_id: id.into(),
             vicidial_uniqueid: None,
             started_at: Utc.with_ymd_and_hms(2026, 3, 4, 14, 5, 0).unwrap(),
-            duration_secs: 125,
+            duration_secs: Some(125),
         },
         accepted_at: Utc.with_ymd_and_hms(2026, 3, 4, 14, 8, 0).unwrap(),
     }
@@ -275,6 +276,22 @@ async fn sale_is_a_won_opportunity_in_the_configured_pipeline_with_a_tag() {
     let tags = tags_of(env.sim(), &cid);
     assert!(tags.contains("dialdeck:xsale") && tags.contains("dialdeck:sale"));
     assert_eq!(env.sim().contacts().len(), 1, "existing contact reused");
+    // The agent's notes reach GHL for a sale too: in a note on the contact.
+    let notes = env.sim().notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].contact_id, cid);
+    for part in [
+        "XSALE (XSALE name)",
+        "Notes: Asked about pricing",
+        "2m 05s",
+        "dialdeck ref: call-2",
+    ] {
+        assert!(
+            notes[0].body.contains(part),
+            "sale note lacks {part:?}: {}",
+            notes[0].body
+        );
+    }
     env.assert_all_valid();
 }
 
@@ -306,6 +323,16 @@ async fn callback_is_a_task_due_in_utc_assigned_to_the_mapped_user() {
     assert_eq!(t.contact_id, cid);
     let body = t.body.as_deref().unwrap();
     assert!(body.contains("Wants the premium plan quote") && body.contains("America/Chicago"));
+    // The agent's notes and the call ride in the task: no separate note.
+    for part in [
+        "CALLBK (CALLBK name)",
+        "Notes: Asked about pricing",
+        "2026-03-04 14:05:00 UTC, 2m 05s",
+    ] {
+        assert!(body.contains(part), "task body lacks {part:?}: {body}");
+    }
+    assert!(body.ends_with("dialdeck ref: call-3"), "{body}");
+    assert!(env.sim().notes().is_empty());
     assert!(tags_of(env.sim(), &cid).contains("dialdeck:callback"));
     env.assert_all_valid();
 }
@@ -333,6 +360,11 @@ async fn dnc_sets_dnd_everywhere_leaves_workflows_and_campaigns_and_tags() {
     assert!(c.campaigns.is_empty());
     assert!(c.tags.contains("dialdeck:dnc") && c.tags.contains("dialdeck:dncl"));
     assert_eq!(r["dnd"], json!(true));
+    let notes = env.sim().notes();
+    assert_eq!(notes.len(), 1, "DNC has its note too: {notes:?}");
+    assert!(
+        notes[0].body.contains("DNCL (DNCL name)") && notes[0].body.contains("Asked about pricing")
+    );
     assert_eq!(
         c.first_name.as_deref(),
         Some("Seeded"),
@@ -380,24 +412,61 @@ async fn phone_and_email_on_different_contacts_are_flagged_not_guessed() {
         .is_empty());
 }
 
+/// With the contact known, the common disposition and a callback cost two requests (their
+/// note or task carries the agent's notes), a sale three (its opportunity, its note, tags).
 #[tokio::test]
-async fn a_known_contact_costs_at_most_two_requests() {
+async fn a_known_contact_costs_two_requests_and_a_sale_three() {
     let env = env(sales_setup).await;
     env.target.apply(&other("warm-up", 7)).await.unwrap();
-    for d in [other("k-1", 7), sale("k-2", 7), callback("k-3", 7)] {
+    let routes = |sent: &[dialdeck_ghl_sim::LedgerEntry]| -> Vec<String> {
+        sent.iter()
+            .map(|e| format!("{} {}", e.method, e.template.clone().unwrap_or_default()))
+            .collect()
+    };
+    for (d, want) in [
+        (
+            other("k-1", 7),
+            vec![
+                "POST /contacts/{contactId}/notes",
+                "POST /contacts/{contactId}/tags",
+            ],
+        ),
+        (
+            callback("k-3", 7),
+            vec![
+                "POST /contacts/{contactId}/tasks",
+                "POST /contacts/{contactId}/tags",
+            ],
+        ),
+        (
+            sale("k-2", 7),
+            vec![
+                "POST /opportunities/",
+                "POST /contacts/{contactId}/notes",
+                "POST /contacts/{contactId}/tags",
+            ],
+        ),
+    ] {
         env.sim().clear_ledger();
         let r = env.target.apply(&d).await.unwrap();
         let sent = env.requests();
-        assert!(
-            sent.len() <= 2,
-            "{}: {:?}",
-            d.status.status,
-            sent.iter()
-                .map(|e| format!("{} {}", e.method, e.path))
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(routes(&sent), want, "{}", d.status.status);
         assert_eq!(r["ghl_requests"], json!(sent.len()));
         assert_eq!(r["contact"], json!("cached"));
+    }
+    let texts: Vec<String> = env
+        .sim()
+        .notes()
+        .into_iter()
+        .map(|n| n.body)
+        .chain(env.sim().tasks().into_iter().filter_map(|t| t.body))
+        .collect();
+    for id in ["k-1", "k-2", "k-3"] {
+        let text = texts
+            .iter()
+            .find(|t| t.ends_with(&format!("dialdeck ref: {id}")))
+            .unwrap_or_else(|| panic!("{id} left nothing: {texts:?}"));
+        assert!(text.contains("Notes: Asked about pricing"), "{id}: {text}");
     }
     // Applying the same disposition again sends nothing at all.
     env.sim().clear_ledger();
@@ -578,31 +647,35 @@ async fn retries_never_create_a_second_object() {
     let notes = env.sim().notes();
     let opps = env.sim().opportunities();
     let tasks = env.sim().tasks();
-    assert_eq!(notes.len(), 6, "{notes:#?}");
+    // Every case but the two callbacks has a note (the callbacks' tasks carry it).
+    assert_eq!(notes.len(), 8, "{notes:#?}");
     assert_eq!(opps.len(), 2, "{opps:#?}");
     assert_eq!(tasks.len(), 2, "{tasks:#?}");
     for (d, _) in &cases {
-        let refs = notes
+        let reference = format!("dialdeck ref: {}", d.id);
+        let note_refs = notes
             .iter()
-            .filter(|n| {
-                n.body.contains(&format!("dialdeck ref: {}\n", d.id))
-                    || n.body.ends_with(&format!("dialdeck ref: {}", d.id))
-            })
-            .count()
-            + tasks
-                .iter()
-                .filter(|t| {
-                    t.body
-                        .as_deref()
-                        .unwrap_or("")
-                        .ends_with(&format!("dialdeck ref: {}", d.id))
-                })
-                .count()
-            + opps
-                .iter()
-                .filter(|o| o.name.ends_with(&format!("[{}]", d.id)))
-                .count();
-        assert_eq!(refs, 1, "{} has exactly one object", d.id);
+            .filter(|n| n.body.ends_with(&reference))
+            .count();
+        let task_refs = tasks
+            .iter()
+            .filter(|t| t.body.as_deref().unwrap_or("").ends_with(&reference))
+            .count();
+        let opp_refs = opps
+            .iter()
+            .filter(|o| o.name.ends_with(&format!("[{}]", d.id)))
+            .count();
+        let want = match d.status.status.as_str() {
+            "XSALE" => (1, 0, 1),
+            "CALLBK" => (0, 1, 0),
+            _ => (1, 0, 0),
+        };
+        assert_eq!(
+            (note_refs, task_refs, opp_refs),
+            want,
+            "{} has exactly one object of each kind it makes",
+            d.id
+        );
     }
     let tagged = env
         .sim()
@@ -1007,4 +1080,317 @@ async fn the_simulator_rejects_requests_the_openapi_does_not_allow() {
     let (s, _) = send(M::POST, notes, v, true, Some(json!({"body": "ok"}))).await;
     assert_eq!(s, 201);
     assert_eq!(sim.sim.notes().len(), 1);
+}
+
+/// Opportunities of the contact in the pipeline, named like deals someone else made.
+fn seed_deals(sim: &GhlSim, contact_id: &str, n: usize) {
+    for i in 0..n {
+        sim.seed_opportunity(dialdeck_ghl_sim::state::Opportunity {
+            location_id: LOC.into(),
+            name: format!("Older deal {i}"),
+            pipeline_id: "pipeSales".into(),
+            status: "open".into(),
+            contact_id: contact_id.into(),
+            ..Default::default()
+        });
+    }
+}
+
+/// The simulator pages opportunity searches as GHL does: 20 unless `limit` says (at most 100),
+/// the next page by the cursor `meta` names, or by `page`.
+#[tokio::test]
+async fn the_simulator_pages_opportunity_searches_as_ghl_does() {
+    let sim = GhlSim::start(SimConfig::default()).await.unwrap();
+    let cid = seed(&sim.sim, Some("+13125550070"), None);
+    seed_deals(&sim.sim, &cid, 45);
+    let http = reqwest::Client::new();
+    let search = |extra: Vec<(&'static str, String)>| {
+        let mut q = vec![
+            ("location_id", LOC.to_string()),
+            ("contact_id", cid.clone()),
+        ];
+        q.extend(extra);
+        let req = http
+            .get(format!("{}/opportunities/search", sim.url))
+            .query(&q)
+            .bearer_auth("t")
+            .header("Version", "2021-07-28");
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["opportunities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = search(vec![]).await;
+    assert_eq!(names(&first).len(), 20, "GHL's default page size");
+    assert_eq!(names(&first)[0], "Older deal 0");
+    assert_eq!(first["meta"]["total"], json!(45));
+    assert_eq!(first["meta"]["nextPage"], json!(2));
+    let mut pages = vec![names(&first)];
+    let mut meta = first["meta"].clone();
+    while !meta["nextPage"].is_null() {
+        let next = search(vec![
+            ("startAfter", meta["startAfter"].to_string()),
+            (
+                "startAfterId",
+                meta["startAfterId"].as_str().unwrap().to_string(),
+            ),
+            ("page", meta["nextPage"].to_string()),
+        ])
+        .await;
+        pages.push(names(&next));
+        meta = next["meta"].clone();
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [20, 20, 5]);
+    assert_eq!(pages.concat().len(), 45);
+    assert_eq!(pages[2][4], "Older deal 44");
+    assert!(meta["nextPageUrl"].is_null() && meta["prevPage"] == json!(3 - 1));
+    let third = search(vec![("page", "3".into())]).await;
+    assert_eq!(names(&third), pages[2]);
+    let big = search(vec![("limit", "100".into())]).await;
+    assert_eq!(
+        (names(&big).len(), big["meta"]["nextPage"].clone()),
+        (45, Value::Null)
+    );
+    let capped = search(vec![("limit", "500".into())]).await;
+    assert_eq!(names(&capped).len(), 45);
+    for e in sim.sim.ledger() {
+        assert!(e.errors.is_empty(), "{e:?}");
+    }
+}
+
+/// After an ambiguous create, the search for the sale's opportunity reads every page: with
+/// 130 other deals of the contact in the pipeline, the sale's own is on the second page of 100
+/// (and on the seventh of GHL's default 20); a search that read one page would create it twice.
+#[tokio::test]
+async fn an_ambiguous_sale_finds_its_opportunity_past_the_first_page() {
+    let env = env(|a| {
+        sales_setup(a);
+        a.timeout_ms = 300;
+    })
+    .await;
+    let cid = seed(env.sim(), Some("+13125550060"), None);
+    seed_deals(env.sim(), &cid, 130);
+    env.sim().script(FaultRule::once(
+        "POST",
+        "/opportunities/",
+        Fault::Hang {
+            ms: 700,
+            apply: true,
+        },
+    ));
+    env.sim().clear_ledger();
+    let r = retry_until_ok(&env, &sale("paged-1", 60)).await;
+    let ours: Vec<_> = env
+        .sim()
+        .opportunities()
+        .into_iter()
+        .filter(|o| o.name.ends_with("[paged-1]"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one opportunity for the sale: {ours:#?}");
+    assert_eq!(r["opportunity_id"], json!(ours[0].id));
+    assert_eq!(env.sim().opportunities().len(), 131);
+    let searches: Vec<_> = env
+        .requests()
+        .into_iter()
+        .filter(|e| e.path == "/opportunities/search")
+        .collect();
+    assert_eq!(searches.len(), 2, "two pages of 100: {searches:#?}");
+    assert!(searches[1].query.iter().any(|(k, _)| k == "startAfterId"));
+    env.assert_all_valid();
+}
+
+/// Settings for the whole server on `listen` with GHL at `base` (and no VICIdial).
+fn server_config(
+    base: &str,
+    dir: &std::path::Path,
+    listen: &str,
+    extra: &[&str],
+) -> dialdeck_server::config::Config {
+    use clap::Parser;
+    let dir = dir.display().to_string();
+    let mut args = vec![
+        "dialdeck",
+        "--listen",
+        listen,
+        "--data-dir",
+        &dir,
+        "--ghl-base-url",
+        base,
+        "--ghl-location-id",
+        LOC,
+        "--ghl-private-token",
+        TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    let config = dialdeck_server::config::Config::try_parse_from(args).unwrap();
+    config.validate().unwrap();
+    config
+}
+
+/// A sale pipeline or stage GHL does not have stops start-up with a message naming the
+/// variable (every sale would fail otherwise).
+#[tokio::test]
+async fn a_wrong_sale_pipeline_or_stage_stops_start_up_naming_the_variable() {
+    let sim = GhlSim::start(quick()).await.unwrap();
+    for (extra, variable, value) in [
+        (
+            vec!["--ghl-sale-pipeline-id", "pipeNope"],
+            "DIALDECK_GHL_SALE_PIPELINE_ID",
+            "pipeNope",
+        ),
+        (
+            vec![
+                "--ghl-sale-pipeline-id",
+                "pipeSales",
+                "--ghl-sale-stage-id",
+                "stageNope",
+            ],
+            "DIALDECK_GHL_SALE_STAGE_ID",
+            "stageNope",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = server_config(&sim.url, dir.path(), "127.0.0.1:0", &extra);
+        let err = tokio::time::timeout(Duration::from_secs(20), dialdeck_server::run(config))
+            .await
+            .expect("start-up stops instead of serving")
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains(variable) && text.contains(value), "{text}");
+        assert!(
+            text.contains("stageWon") || variable.ends_with("PIPELINE_ID"),
+            "names what GHL has: {text}"
+        );
+        assert!(!text.contains("TOPSECRET"), "{text}");
+    }
+    let pipelines = sim
+        .sim
+        .ledger()
+        .into_iter()
+        .filter(|e| e.path == "/opportunities/pipelines")
+        .count();
+    assert_eq!(pipelines, 2, "one check per start");
+}
+
+/// `/readyz` of `state`, served on a random port.
+async fn readyz(state: &dialdeck_server::AppState) -> (u16, Value) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/readyz", listener.local_addr().unwrap());
+    let app = dialdeck_server::app(state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let res = reqwest::get(url).await.unwrap();
+    let out = (res.status().as_u16(), res.json().await.unwrap());
+    server.abort();
+    out
+}
+
+fn ghl_check(ready: &Value) -> Value {
+    ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "ghl")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// GHL down at start-up does not stop dialdeck: it starts and is ready (dispositions wait in the
+/// outbox), `/readyz` shows the `ghl` check failing, and once GHL answers (checked again in the
+/// background) the check passes.
+#[tokio::test]
+async fn ghl_down_at_start_up_is_shown_by_readyz_until_it_answers() {
+    let sim = GhlSim::start(quick()).await.unwrap();
+    sim.sim.script(FaultRule {
+        method: Some("GET".into()),
+        template: Some("/opportunities/pipelines".into()),
+        times: 2,
+        fault: Fault::ServerError { status: 503 },
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = server_config(
+        &sim.url,
+        dir.path(),
+        "127.0.0.1:0",
+        &[
+            "--ghl-sale-pipeline-id",
+            "pipeSales",
+            "--ghl-sale-stage-id",
+            "stageWon",
+        ],
+    );
+    let store = dialdeck_server::store::open(dir.path()).await.unwrap();
+    let state = dialdeck_server::AppState::new(config, store).unwrap();
+    state
+        .check_ghl_setup()
+        .await
+        .expect("GHL down does not stop start-up");
+    let (code, ready) = readyz(&state).await;
+    assert_eq!(code, 200, "GHL is not required for readiness: {ready}");
+    let ghl = ghl_check(&ready);
+    assert_eq!(ghl["ok"], json!(false), "{ready}");
+    assert!(ghl["detail"].as_str().unwrap().contains("503"), "{ghl}");
+    state.start_background();
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (code, ready) = readyz(&state).await;
+        if ghl_check(&ready)["ok"] == json!(true) {
+            assert_eq!(code, 200, "{ready}");
+            return;
+        }
+        last = ready;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the GHL check never passed after GHL came back: {last}");
+}
+
+/// GHL unreachable (nothing listens) at start-up: the real server starts and serves, and its
+/// `/readyz` names the problem.
+#[tokio::test]
+async fn the_server_serves_while_ghl_is_unreachable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = server_config(
+        "http://127.0.0.1:9",
+        dir.path(),
+        &listen,
+        &["--ghl-sale-pipeline-id", "pipeSales"],
+    );
+    let server = tokio::spawn(dialdeck_server::run(config));
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(res) = reqwest::get(format!("http://{listen}/readyz")).await {
+            answer = Some((res.status().as_u16(), res.json::<Value>().await.unwrap()));
+            break;
+        }
+        assert!(
+            !server.is_finished(),
+            "the server stopped: {:?}",
+            server.await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.abort();
+    let (code, ready) = answer.expect("the server serves");
+    assert_eq!(code, 200, "GHL is shown, not required: {ready}");
+    let ghl = ghl_check(&ready);
+    assert_eq!(ghl["ok"], json!(false));
+    assert!(
+        ghl["detail"].as_str().unwrap().contains("unreachable"),
+        "{ghl}"
+    );
+    assert_eq!(
+        ready["checks"][0]["ok"],
+        json!(true),
+        "the store is fine: {ready}"
+    );
 }

@@ -1,5 +1,6 @@
 //! The server's integration tests, one binary (STYLE.md).
 
+mod dispo;
 mod ghl;
 mod login;
 mod outbox;

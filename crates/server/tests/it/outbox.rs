@@ -17,19 +17,26 @@ use clap::Parser;
 use dialdeck_server::{
     config::Config,
     disposition::{
-        ApplyError, CallContext, Disposition, DispositionTarget, Lead, LiveCall, StatusDef,
-        StatusFlags,
+        ApplyError, CallContext, CallRef, CallbackRules, Disposition, DispositionTarget, Lead,
+        LiveCall, LoggedCall, StatusDef, StatusFlags,
     },
     outbox::{Outbox, OutboxArgs},
     session, AppState,
 };
 use dialdeck_shared::{
-    CallbackRequest, DispositionAccepted, DispositionRequest, Recipient, TargetState,
+    CallbackRequest, DispositionAccepted, DispositionRequest, RecentCall, Recipient, TargetState,
 };
 use serde_json::{json, Value};
 
-/// A VICIdial stand-in: campaign statuses with their flags, and "agent `aN` is on lead N".
+/// A VICIdial stand-in: campaign statuses with their flags; "agent `aN` is in call
+/// `M…N` on lead N", which VICIdial logged with 90 s of talk time; agents may keep callbacks
+/// to themselves except `a13`; callbacks at most 30 days ahead; VICIdial's local time is UTC.
 struct FakeVicidial;
+
+/// The call id the fake gives agent `aN`'s live call on lead N.
+fn live_call_id(lead_id: i64) -> String {
+    format!("M1202120000{lead_id:09}")
+}
 
 fn status(code: &str, flags: StatusFlags, selectable: bool) -> StatusDef {
     StatusDef {
@@ -89,7 +96,8 @@ impl CallContext for FakeVicidial {
             campaign_id: "TESTCAMP".into(),
             lead_id,
             status: "INCALL".into(),
-            call_id: None,
+            call_id: Some(live_call_id(lead_id)),
+            uniqueid: None,
         }))
     }
 
@@ -103,10 +111,34 @@ impl CallContext for FakeVicidial {
             ..Lead::default()
         }))
     }
+
+    async fn call_facts(&self, call: &CallRef) -> anyhow::Result<Option<LoggedCall>> {
+        let end = call.ended_at.unwrap_or_else(|| Utc::now().timestamp());
+        Ok(Some(LoggedCall {
+            uniqueid: format!("{end}.{}", call.lead_id),
+            start_epoch: end - 90,
+            end_epoch: Some(end),
+            length_in_sec: Some(90),
+        }))
+    }
+
+    async fn callback_rules(
+        &self,
+        agent_user: &str,
+        _campaign_id: &str,
+        at: chrono::DateTime<Utc>,
+    ) -> anyhow::Result<CallbackRules> {
+        Ok(CallbackRules {
+            user_only_allowed: agent_user != "a13",
+            days_limit: 30,
+            local_today: Utc::now().date_naive(),
+            local_at: at.naive_utc(),
+        })
+    }
 }
 
-/// A target that records its effects by disposition id (so it is idempotent, like the real
-/// ones) and fails as told. It also checks that the outbox never runs two applies of the same
+/// A target that records its effects by disposition (keyed by the agent's id of it: the tests
+/// give every agent its own ids), so it is idempotent like the real ones, and fails as told. It also checks that the outbox never runs two applies of the same
 /// disposition at once.
 #[derive(Default)]
 struct FakeTarget {
@@ -146,7 +178,8 @@ impl DispositionTarget for FakeTarget {
 
     async fn apply(&self, d: &Disposition) -> Result<Value, ApplyError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        if !self.in_flight.lock().unwrap().insert(d.id.clone()) {
+        let key = d.client_id.clone();
+        if !self.in_flight.lock().unwrap().insert(key.clone()) {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -162,11 +195,7 @@ impl DispositionTarget for FakeTarget {
             })
         } else {
             // The effect happens (once per id), then maybe the answer is lost.
-            self.effects
-                .lock()
-                .unwrap()
-                .entry(d.id.clone())
-                .or_insert(1);
+            self.effects.lock().unwrap().entry(key.clone()).or_insert(1);
             if roll < self.fail_percent {
                 Err(ApplyError::Retryable {
                     reason: "timed out after the write".into(),
@@ -177,12 +206,12 @@ impl DispositionTarget for FakeTarget {
                     .answered
                     .lock()
                     .unwrap()
-                    .entry(d.id.clone())
+                    .entry(key.clone())
                     .or_default() += 1;
                 Ok(json!({ "target": self.name, "status": d.status.status }))
             }
         };
-        self.in_flight.lock().unwrap().remove(&d.id);
+        self.in_flight.lock().unwrap().remove(&key);
         result
     }
 }
@@ -358,10 +387,27 @@ async fn the_same_submission_twice_has_one_effect_and_a_reused_key_is_refused() 
         (code, body["code"].as_str()),
         (409, Some("idempotency_key_reused"))
     );
-    // Another agent cannot replay someone else's key either.
+    // Keys are the agent's own: another agent's identical key is another disposition (of
+    // that agent's own call), and leaves the first one as it was.
     let cookie_b = app.login("a7", 1).await;
-    let (code, _) = app.submit(&cookie_b, &req).await;
-    assert_eq!(code, 409);
+    let (code, body) = app
+        .submit(&cookie_b, &request("call-dup-01", 7, "SALE"))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    app.wait_all(&cookie_b, "call-dup-01", TargetState::Done)
+        .await;
+    assert_eq!(vici.calls.load(Ordering::SeqCst), 2);
+    let (code, again) = app.submit(&cookie, &req).await;
+    assert_eq!(
+        (code, &again["targets"]),
+        (202, &second["targets"]),
+        "{again}"
+    );
+    // Naming another agent's lead is refused: the call is the server's to know.
+    let (code, body) = app
+        .submit(&cookie_b, &request("call-dup-02", 42, "NI"))
+        .await;
+    assert_eq!((code, body["code"].as_str()), (409, Some("lead_not_yours")));
 }
 
 #[tokio::test]
@@ -369,9 +415,15 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
     let vici = FakeTarget::new("vicidial", 0);
     let app = spawn_app(vec![vici.clone()], test_args()).await;
     let cookie = app.login("a42", 1).await;
-    let local = |d: chrono::Duration| (Utc::now() + d).format("%Y-%m-%dT%H:%M").to_string();
+    // Local times in Chicago, as the agent's browser gives them.
+    let local = |d: chrono::Duration| {
+        (Utc::now() + d)
+            .with_timezone(&chrono_tz::America::Chicago)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
     let future = local(chrono::Duration::days(1));
-    let past = local(chrono::Duration::days(-1));
+    let past = local(chrono::Duration::minutes(-2));
     let cb = |at: &str, recipient: Recipient| CallbackRequest {
         at_local: at.into(),
         time_zone: "America/Chicago".into(),
@@ -413,7 +465,23 @@ async fn invalid_dispositions_are_refused_with_a_reason() {
             400,
             "notes_too_long",
         ),
-        (request("call-bad-07", 43, "NI"), 403, "lead_not_yours"),
+        (request("call-bad-07", 43, "NI"), 409, "lead_not_yours"),
+        (
+            DispositionRequest {
+                callback: Some(cb(&future, Recipient::UserOnly)),
+                ..request("call-bad-10", 42, "NI")
+            },
+            400,
+            "callback_not_allowed",
+        ),
+        (
+            DispositionRequest {
+                callback: Some(cb(&local(chrono::Duration::days(32)), Recipient::Anyone)),
+                ..request("call-bad-11", 42, "CALLBK")
+            },
+            400,
+            "callback_too_far",
+        ),
         (request("short", 42, "NI"), 400, "invalid_id"),
         (
             DispositionRequest {
@@ -831,8 +899,9 @@ async fn two_instances_sharing_mariadb_apply_each_disposition_once() {
         .unwrap();
     assert_eq!(jobs.0, 120);
 
-    // Agent a7 works on instance C, which has no workers: A's and B's apply its disposition,
+    // Agent a61 works on instance C, which has no workers: A's and B's apply its disposition,
     // and C's event stream still shows every target done (read from the shared store).
+    let cookie = a.login("a61", 1).await;
     let c = instance_on(&url, targets(), 0).await;
     let mut events = c
         .http
@@ -843,14 +912,14 @@ async fn two_instances_sharing_mariadb_apply_each_disposition_once() {
         .unwrap();
     assert_eq!(events.status().as_u16(), 200);
     assert_eq!(
-        c.submit(&cookie, &request("shared-a7-0001", 7, "NI"))
+        c.submit(&cookie, &request("shared-a61-0001", 61, "NI"))
             .await
             .0,
         202
     );
     let mut last = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !(last.contains("shared-a7-0001") && last.matches("\"state\":\"done\"").count() == 2) {
+    while !(last.contains("shared-a61-0001") && last.matches("\"state\":\"done\"").count() == 2) {
         let chunk = tokio::time::timeout_at(deadline, events.chunk())
             .await
             .unwrap_or_else(|_| panic!("C's stream never showed both targets done: {last}"))
@@ -862,7 +931,7 @@ async fn two_instances_sharing_mariadb_apply_each_disposition_once() {
             last = last[i..].to_string();
         }
     }
-    let applied_by_c = vici.answered("shared-a7-0001") + ghl.answered("shared-a7-0001");
+    let applied_by_c = vici.answered("shared-a61-0001") + ghl.answered("shared-a61-0001");
     assert_eq!(applied_by_c, 2, "applied once per target, by A or B");
 }
 
@@ -941,4 +1010,237 @@ async fn the_shared_store_briefly_locked_delays_dispositions_but_loses_none() {
     );
     locker.execute("UNLOCK TABLES").await.unwrap();
     each_accepted_and_applied_once(&app, pending, &vici, &ghl).await;
+}
+
+/// One call, one disposition: a second disposition of the same call under a new id is refused
+/// (the store's unique key decides, so two tabs or two instances cannot both get one in); the
+/// first stands and reaches the targets once.
+#[tokio::test]
+async fn a_call_takes_one_disposition_whatever_its_id() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici.clone()], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    assert_eq!(
+        app.submit(&cookie, &request("tab-one-0001", 42, "SALE"))
+            .await
+            .0,
+        202
+    );
+    let (code, body) = app
+        .submit(&cookie, &request("tab-two-0001", 42, "NI"))
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (409, Some("already_dispositioned")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("tab-one-0001"),
+        "{body}"
+    );
+    // Both submitted at once (one group commit): still one.
+    let cookie7 = app.login("a7", 1).await;
+    let (one, two) = (
+        request("race-one-0001", 7, "SALE"),
+        request("race-two-0001", 7, "NI"),
+    );
+    let (a, b) = tokio::join!(app.submit(&cookie7, &one), app.submit(&cookie7, &two));
+    let mut codes = [a.0, b.0];
+    codes.sort_unstable();
+    assert_eq!(codes, [202, 409], "{a:?} {b:?}");
+    app.wait_all(&cookie, "tab-one-0001", TargetState::Done)
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(vici.calls.load(Ordering::SeqCst), 2, "one apply per call");
+    // The same call's next wrap-up (a new call of the same lead) is another call.
+    dialdeck_server::wrapup::call_ended(
+        app.state.store(),
+        "a42",
+        42,
+        "M1202120099000000042",
+        Some("TESTCAMP"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.submit(&cookie, &request("next-call-01", 42, "NI"))
+            .await
+            .0,
+        202
+    );
+}
+
+/// Callbacks as VICIdial has them: only for callback statuses, not further ahead than the
+/// campaign allows, and `USERONLY` only for agents with agent-only callbacks.
+#[tokio::test]
+async fn callbacks_follow_the_agents_rights() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici.clone()], test_args()).await;
+    let cookie = app.login("a13", 1).await;
+    let cb = |recipient| CallbackRequest {
+        at_local: (Utc::now() + chrono::Duration::days(3))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
+        time_zone: "UTC".into(),
+        recipient,
+        comments: "morning".into(),
+    };
+    let mine = DispositionRequest {
+        callback: Some(cb(Recipient::UserOnly)),
+        ..request("cb-mine-0001", 13, "CALLBK")
+    };
+    let (code, body) = app.submit(&cookie, &mine).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("callback_recipient_not_allowed")),
+        "{body}"
+    );
+    let anyone = DispositionRequest {
+        callback: Some(cb(Recipient::Anyone)),
+        ..request("cb-any-0001", 13, "CALLBK")
+    };
+    assert_eq!(app.submit(&cookie, &anyone).await.0, 202);
+    app.wait_all(&cookie, "cb-any-0001", TargetState::Done)
+        .await;
+}
+
+/// A target that always fails for a passing reason and asks for 30 s.
+struct AlwaysRetry;
+
+#[async_trait]
+impl DispositionTarget for AlwaysRetry {
+    fn name(&self) -> &'static str {
+        "ghl"
+    }
+    async fn apply(&self, _: &Disposition) -> Result<Value, ApplyError> {
+        Err(ApplyError::Retryable {
+            reason: "GHL rate limit".into(),
+            retry_after: Some(Duration::from_secs(30)),
+        })
+    }
+}
+
+/// A retrying target says when it is tried next, so the modal can say "retrying in 30 s".
+#[tokio::test]
+async fn a_retrying_target_says_when_it_is_tried_again() {
+    let app = spawn_app(vec![Arc::new(AlwaysRetry)], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    let before = Utc::now().timestamp();
+    assert_eq!(
+        app.submit(&cookie, &request("retry-0001", 42, "NI"))
+            .await
+            .0,
+        202
+    );
+    let s = app
+        .wait_all(&cookie, "retry-0001", TargetState::Retrying)
+        .await;
+    let after = Utc::now().timestamp();
+    let t = &s.targets[0];
+    assert_eq!(
+        (t.attempts, t.last_error.as_deref()),
+        (1, Some("GHL rate limit"))
+    );
+    let next = t
+        .next_attempt_at
+        .expect("a retrying job names its next attempt");
+    assert!(
+        (before + 30..=after + 31).contains(&next),
+        "{next} is not 30 s after {before}..{after}"
+    );
+}
+
+/// The shift's list: this login's dispositions, newest first, with the lead, the status's
+/// name, the talk time VICIdial logged, the callback and each target's state; an earlier
+/// shift's and other agents' are not in it.
+#[tokio::test]
+async fn the_shift_lists_this_logins_calls_newest_first() {
+    let vici = FakeTarget::new("vicidial", 0);
+    let app = spawn_app(vec![vici.clone()], test_args()).await;
+    let cookie = app.login("a42", 1).await;
+    let store = app.state.store();
+    let call = |id: &'static str| {
+        dialdeck_server::wrapup::call_ended(store, "a42", 42, id, Some("TESTCAMP"))
+    };
+    call("M1202120001000000042").await.unwrap();
+    assert_eq!(
+        app.submit(&cookie, &request("yesterday-01", 42, "NI"))
+            .await
+            .0,
+        202
+    );
+    sqlx::query("UPDATE dispositions SET accepted_at = accepted_at - 86400000 WHERE client_id = 'yesterday-01'")
+        .execute(store)
+        .await
+        .unwrap();
+    call("M1202120002000000042").await.unwrap();
+    assert_eq!(
+        app.submit(&cookie, &request("first-call-1", 42, "SALE"))
+            .await
+            .0,
+        202
+    );
+    call("M1202120003000000042").await.unwrap();
+    let at_local = (Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let callback = DispositionRequest {
+        callback: Some(CallbackRequest {
+            at_local: at_local.clone(),
+            time_zone: "UTC".into(),
+            recipient: Recipient::UserOnly,
+            comments: String::new(),
+        }),
+        ..request("second-call1", 42, "CALLBK")
+    };
+    assert_eq!(app.submit(&cookie, &callback).await.0, 202);
+    let other = app.login("a7", 1).await;
+    assert_eq!(
+        app.submit(&other, &request("someone-else", 7, "NI"))
+            .await
+            .0,
+        202
+    );
+    app.wait_all(&cookie, "first-call-1", TargetState::Done)
+        .await;
+    app.wait_all(&cookie, "second-call1", TargetState::Done)
+        .await;
+
+    let calls: Vec<RecentCall> = app
+        .http
+        .get(format!("{}/api/agent/calls", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = calls.iter().map(|c| c.disposition_id.as_str()).collect();
+    assert_eq!(ids, ["second-call1", "first-call-1"], "{calls:#?}");
+    let (cb, sale) = (&calls[0], &calls[1]);
+    assert_eq!(
+        (sale.lead_id, sale.name.as_str(), sale.phone.as_str()),
+        (42, "Ada Lead42", "+1 312-555-1042")
+    );
+    assert_eq!(
+        (sale.status.as_str(), sale.status_name.as_str()),
+        ("SALE", "SALE name")
+    );
+    assert_eq!((sale.talk_secs, sale.callback_at), (Some(90), None));
+    assert_eq!(sale.targets[0].state, TargetState::Done);
+    let want = chrono::NaiveDateTime::parse_from_str(&at_local, "%Y-%m-%dT%H:%M")
+        .unwrap()
+        .and_utc()
+        .timestamp();
+    assert_eq!(cb.callback_at, Some(want));
+    assert!(cb.at >= sale.at && cb.at <= Utc::now().timestamp());
+    // Without a session there is no list.
+    let res = app
+        .http
+        .get(format!("{}/api/agent/calls", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }

@@ -389,7 +389,7 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
     let (code, body, _) = app.post(Some(&bea), "/api/dispositions", &dispo).await;
     assert_eq!(
         (code, body["code"].as_str()),
-        (403, Some("lead_not_yours")),
+        (409, Some("lead_not_yours")),
         "{body}"
     );
 
@@ -717,7 +717,7 @@ async fn campaign_info_comes_from_vicidials_tables() {
         info.callbacks,
         CallbackRules {
             allowed: true,
-            user_only: true,
+            me_allowed: true,
             me_by_default: true,
             days_limit: 30
         }

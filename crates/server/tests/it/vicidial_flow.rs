@@ -12,13 +12,13 @@ use sqlx::MySqlPool;
 
 use crate::vicidial::{fresh_vicidial_db, spawn, App};
 
-struct Lab {
-    app: App,
-    sim: VicidialSim,
-    db: MySqlPool,
+pub(crate) struct Lab {
+    pub(crate) app: App,
+    pub(crate) sim: VicidialSim,
+    pub(crate) db: MySqlPool,
 }
 
-async fn lab(campaign: &str, extra: &[&str]) -> Lab {
+pub(crate) async fn lab(campaign: &str, extra: &[&str]) -> Lab {
     let (url, db) = fresh_vicidial_db(false).await;
     let sim = VicidialSim::start(
         db.clone(),
@@ -38,15 +38,26 @@ async fn lab(campaign: &str, extra: &[&str]) -> Lab {
     Lab { app, sim, db }
 }
 
-fn dispo(id: &str, lead: i64, status: &str, callback: Option<Value>, notes: &str) -> Value {
-    json!({"id": id, "lead_id": lead, "status": status, "callback": callback, "notes": notes,
-           "call": {"started_at": chrono::Utc::now().to_rfc3339(), "duration_secs": 42, "vicidial_uniqueid": null}})
+pub(crate) fn dispo(
+    id: &str,
+    lead: i64,
+    status: &str,
+    callback: Option<Value>,
+    notes: &str,
+) -> Value {
+    json!({"id": id, "lead_id": lead, "status": status, "callback": callback, "notes": notes})
 }
 
 impl Lab {
     /// Logs the agent in, opens its VICIdial session and puts its phone into the session
     /// conference (a webphone dials in); waits until the desk may dial.
-    async fn logged_in(&self, user: &str, password: &str, campaign: &str, phone: &str) -> String {
+    pub(crate) async fn logged_in(
+        &self,
+        user: &str,
+        password: &str,
+        campaign: &str,
+        phone: &str,
+    ) -> String {
         let cookie = self.app.login(user, password).await;
         self.sim.login_agent(user, campaign, phone).await.unwrap();
         self.sim.phone_join(user).await.unwrap();
@@ -83,7 +94,7 @@ impl Lab {
     }
 
     /// Dial, wait for the answer, hang up: returns the wrap-up's call id.
-    async fn call(&self, cookie: &str, body: Value) -> (i64, String) {
+    pub(crate) async fn call(&self, cookie: &str, body: Value) -> (i64, String) {
         let (code, state, _) = self.app.post(Some(cookie), "/api/call/dial", &body).await;
         assert_eq!(code, 200, "{state}");
         assert_eq!(state["status"], "INCALL");
@@ -104,13 +115,13 @@ impl Lab {
         (lead, w["call_id"].as_str().unwrap().to_string())
     }
 
-    async fn submit(&self, cookie: &str, body: &Value) -> DispositionAccepted {
+    pub(crate) async fn submit(&self, cookie: &str, body: &Value) -> DispositionAccepted {
         let (code, answer, _) = self.app.post(Some(cookie), "/api/dispositions", body).await;
         assert_eq!(code, 202, "{answer}");
         serde_json::from_value(answer).unwrap()
     }
 
-    async fn wait_target(
+    pub(crate) async fn wait_target(
         &self,
         cookie: &str,
         id: &str,
@@ -139,9 +150,10 @@ impl Lab {
         panic!("vicidial target never reached {want:?}: {last}");
     }
 
-    async fn receipt(&self, id: &str) -> Value {
+    pub(crate) async fn receipt(&self, id: &str) -> Value {
         let r: (String,) = sqlx::query_as(
-            "SELECT receipt FROM outbox_jobs WHERE disposition_id = ? AND target = 'vicidial'",
+            "SELECT j.receipt FROM outbox_jobs j JOIN dispositions d ON d.id = j.disposition_id \
+             WHERE d.client_id = ? AND j.target = 'vicidial'",
         )
         .bind(id)
         .fetch_one(self.app.state.store())
@@ -150,7 +162,7 @@ impl Lab {
         serde_json::from_str(&r.0).unwrap()
     }
 
-    fn screen_dispos(&self, lead: i64) -> Vec<String> {
+    pub(crate) fn screen_dispos(&self, lead: i64) -> Vec<String> {
         self.sim
             .ledger()
             .into_iter()
@@ -163,7 +175,7 @@ impl Lab {
             .collect()
     }
 
-    fn lead_updates(&self, lead: i64) -> usize {
+    pub(crate) fn lead_updates(&self, lead: i64) -> usize {
         self.sim
             .ledger()
             .iter()
@@ -171,7 +183,7 @@ impl Lab {
             .count()
     }
 
-    async fn scalar(&self, sql: &str) -> String {
+    pub(crate) async fn scalar(&self, sql: &str) -> String {
         sqlx::query_scalar::<_, String>(sql)
             .fetch_one(&self.db)
             .await
@@ -257,9 +269,15 @@ async fn a_callback_is_held_and_scheduled_in_vicidials_local_time() {
         .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
         .await;
     let (lead, call_id) = lab.call(&ada, json!({"lead_id": 3})).await;
+    // The agent picks a minute two days ahead in London (the browser's local time).
     let at = chrono::Utc::now() + chrono::Duration::days(2);
     let at = at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64);
-    let cb = json!({"at": at.to_rfc3339(), "time_zone": "Europe/London", "recipient": "USERONLY", "comments": "after 5pm, please!"});
+    let at = at - chrono::Duration::seconds(at.timestamp() % 60);
+    let at_local = at
+        .with_timezone(&chrono_tz::Europe::London)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let cb = json!({"at_local": at_local, "time_zone": "Europe/London", "recipient": "USERONLY", "comments": "after 5pm, please!"});
     lab.submit(&ada, &dispo(&call_id, lead, "CB", Some(cb), ""))
         .await;
     lab.wait_target(&ada, &call_id, TargetState::Done, 10).await;
