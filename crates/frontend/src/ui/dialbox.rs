@@ -323,9 +323,12 @@ pub fn DialBox() -> impl IntoView {
                             country.set(region);
                         }>
                         {move || countries.get().into_iter().map(|c| {
-                            let mut label = c.name.clone();
+                            // Region and code first: they stay readable when the box is narrow.
+                            let mut label = c.region.clone();
                             label.push_str(" +");
                             super::words::push_number(&mut label, u64::from(c.calling_code));
+                            label.push_str(" · ");
+                            label.push_str(&c.name);
                             view! { <option value=c.region.clone()>{label}</option> }
                         }).collect_view()}
                     </select>

@@ -71,7 +71,10 @@ pub fn LeadPanel() -> impl IntoView {
             {move || match ctx.lead.get() {
                 None => view! {
                     <h2 id="lead-title" class="card-title">"Lead"</h2>
-                    <p class="empty">"No lead on screen. The lead appears here when a call starts."</p>
+                    <div class="lead-empty">
+                        <p class="empty">"No lead on screen"</p>
+                        <p class="muted">"The lead of the call appears here: VICIdial's record and its GoHighLevel contact."</p>
+                    </div>
                 }.into_any(),
                 Some(l) => {
                     let name = join_parts(&[&l.first_name, &l.last_name]).replace(", ", " ");

@@ -44,6 +44,13 @@ pub fn hotkey_status(hotkeys: &[Hotkey], statuses: &[StatusOption], key: &str) -
         .map(|h| h.status.clone())
 }
 
+/// The id of a status's radio button.
+fn status_input_id(status: &str) -> String {
+    let mut id = String::from("status-");
+    id.push_str(status);
+    id
+}
+
 /// Days from 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm).
 fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
     let y = i64::from(y) - i64::from(m <= 2);
@@ -317,6 +324,7 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
                 if let Some(status) = statuses.with(|s| hotkeys.with(|h| hotkey_status(h, s, key)))
                 {
                     keyboard::consume(&ev);
+                    focus::focus_id(&status_input_id(&status));
                     chosen.set(status);
                     error.set(None);
                 }
@@ -378,17 +386,21 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
                                     let off = s.scheduled_callback && rules.get().is_some_and(|r| !r.allowed);
                                     view! {
                                         <label class="status-option" class:off=off
+                                            class:sale=s.sale class:dnc=s.dnc class:cb=s.scheduled_callback
                                             class:chosen=move || chosen.with(|c| *c == code2)>
                                             <input type="radio" name="status" value=s.status.clone()
+                                                id=status_input_id(&s.status)
                                                 disabled=off
                                                 prop:checked=move || chosen.with(|c| *c == code)
                                                 on:change={let code = s.status.clone(); move |_| { chosen.set(code.clone()); error.set(None); }} />
-                                            <span class="status-name">{s.name.clone()}</span>
-                                            {s.sale.then(|| view! { <span class="badge badge-ok">"sale"</span> })}
-                                            {s.dnc.then(|| view! { <span class="badge badge-danger">"DNC"</span> })}
-                                            {s.scheduled_callback.then(|| view! { <span class="badge">"callback"</span> })}
-                                            <span class="code">{s.status.clone()}</span>
-                                            {move || hotkey().map(|k| view! { <kbd class="hotkey">{k}</kbd> })}
+                                            <span class="status-name">{s.name.clone()}
+                                                <span class="code">{s.status.clone()}
+                                                    {s.sale.then_some(" · sale")}
+                                                    {s.dnc.then_some(" · do not call")}
+                                                    {s.scheduled_callback.then_some(" · callback")}
+                                                </span>
+                                            </span>
+                                            {move || hotkey().map(|k| view! { <kbd class="hotkey" aria-label="hotkey">{k}</kbd> })}
                                         </label>
                                     }
                                 }
