@@ -85,14 +85,14 @@ impl Shift {
         self.credentials("1001", seed::PLAIN_PASSWORD).await?;
         let options = b
             .wait_for(
-                "document.querySelector('#login-campaign') && [...document.querySelectorAll('#login-campaign option')].map(o => o.value).join(',')",
+                "document.querySelector('#login-campaign') && [...document.querySelectorAll('#login-campaign option')].map(o => o.value).sort().join(',')",
                 WAIT,
                 "the campaigns VICIdial allows 1001",
             )
             .await?;
         assert_eq!(
             options,
-            json!("TESTCAMP,DNCCAMP"),
+            json!("DNCCAMP,TESTCAMP"),
             "user group AGENTS' campaigns"
         );
         b.execute(

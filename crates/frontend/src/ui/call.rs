@@ -57,7 +57,7 @@ pub fn CallCard() -> impl IntoView {
                 {move || if ctx.hangup.pending().get() { "Hanging up…" } else { "Hang up" }}
                 <kbd>{keys::HANG_UP}</kbd>
             </button>
-            {move || ctx.call_error.get().map(|e| view! {
+            {move || ctx.hangup_error.get().map(|e| view! {
                 <p class="form-error" id="call-error" role="alert">{e}</p>
             })}
             <CallControls view=ctx.phone />

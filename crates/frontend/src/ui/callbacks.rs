@@ -88,7 +88,7 @@ pub fn MyCallbacks() -> impl IntoView {
                                         disabled=move || block().is_some() || ctx.dial.pending().get()
                                         title=move || block().unwrap_or("Dial this callback now")
                                         on:click=move |_| {
-                                            ctx.call_error.set(None);
+                                            ctx.dial_error.set(None);
                                             ctx.dial.dispatch(DialRequest {
                                                 phone_number: None,
                                                 country: None,

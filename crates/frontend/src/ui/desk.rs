@@ -123,8 +123,10 @@ pub struct DeskCtx {
     pub dial: Action<DialRequest, Result<AgentState, HttpError>>,
     /// Hang up the customer's call through VICIdial.
     pub hangup: Action<(), Result<AgentState, HttpError>>,
-    /// Why the last dial or hang-up failed.
-    pub call_error: RwSignal<Option<String>>,
+    /// Why the last dial failed.
+    pub dial_error: RwSignal<Option<String>>,
+    /// Why the last hang-up failed.
+    pub hangup_error: RwSignal<Option<String>>,
 }
 
 impl DeskCtx {
@@ -205,7 +207,8 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
     });
     let lead = Signal::derive(move || lead_res.get().flatten().and_then(|r| r.ok()));
 
-    let call_error = RwSignal::new(None::<String>);
+    let dial_error = RwSignal::new(None::<String>);
+    let hangup_error = RwSignal::new(None::<String>);
     let dial = Action::new_local(|req: &DialRequest| {
         let req = req.clone();
         async move { http::post_json::<_, AgentState>("/api/call/dial", &req).await }
@@ -213,13 +216,13 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
     let hangup = Action::new_local(|_: &()| async move {
         http::post_for::<AgentState>("/api/call/hangup").await
     });
-    for action in [dial.value(), hangup.value()] {
+    for (action, error) in [(dial.value(), dial_error), (hangup.value(), hangup_error)] {
         Effect::new(move |_| match action.get() {
             Some(Ok(s)) => {
-                call_error.set(None);
+                error.set(None);
                 state.set(Some(s));
             }
-            Some(Err(e)) => call_error.set(Some(dial_refusal_text(&e))),
+            Some(Err(e)) => error.set(Some(dial_refusal_text(&e))),
             None => {}
         });
     }
@@ -241,7 +244,8 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
         number: RwSignal::new(String::new()),
         dial,
         hangup,
-        call_error,
+        dial_error,
+        hangup_error,
     };
     provide_context(ctx);
 

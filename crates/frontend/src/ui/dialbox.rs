@@ -241,7 +241,7 @@ pub fn DialBox() -> impl IntoView {
         if reason().is_some() {
             return;
         }
-        ctx.call_error.set(None);
+        ctx.dial_error.set(None);
         ctx.dial.dispatch(DialRequest {
             phone_number: Some(number.get_untracked().trim().to_string()),
             country: Some(country.get_untracked()).filter(|c| !c.is_empty()),
@@ -379,6 +379,9 @@ pub fn DialBox() -> impl IntoView {
                     {move || if dialling() { "Dialling…" } else { "Dial" }}
                     <kbd>"Enter"</kbd>
                 </button>
+                {move || ctx.dial_error.get().map(|e| view! {
+                    <p class="form-error" id="dial-error" role="alert">{e}</p>
+                })}
                 <p id="dial-reason" class="why" aria-live="polite">
                     {move || reason().filter(|_| !dialling())}
                 </p>

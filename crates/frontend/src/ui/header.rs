@@ -147,7 +147,7 @@ pub fn DeskHeader(
     // The shortcut: Ready when paused, Pause when ready, the pause codes in a manual campaign.
     Effect::new(move |prev: Option<u32>| {
         let n = pause_toggle.get();
-        if prev.is_some() && !busy() {
+        if prev.is_some_and(|p| p != n) && !untrack(busy) {
             match control.get_untracked() {
                 ReadyControl::CanReady => do_ready(),
                 ReadyControl::CanPause { .. } => do_pause(),
@@ -203,7 +203,12 @@ pub fn DeskHeader(
     };
     let control_view = move || {
         match control.get() {
-        ReadyControl::Unknown => ().into_any(),
+        ReadyControl::Unknown => view! {
+            <button type="button" id="ready-button" class="secondary" disabled
+                aria-describedby="ready-why">"Ready"</button>
+            <span id="ready-why" class="sr-only">"Waiting for VICIdial and the campaign's settings."</span>
+        }
+        .into_any(),
         ReadyControl::ManualOnly => view! {
             <button type="button" id="ready-button" class="secondary" disabled
                 aria-describedby="ready-why">"Ready"</button>
@@ -224,10 +229,11 @@ pub fn DeskHeader(
             </button>
         }
         .into_any(),
+        // The state pill already says why; the reason stays for screen readers and on hover.
         ReadyControl::Busy(why) => view! {
-            <button type="button" id="ready-button" class="secondary" disabled
+            <button type="button" id="ready-button" class="secondary" disabled title=why
                 aria-describedby="ready-why">"Ready"</button>
-            <span id="ready-why" class="why">{why}</span>
+            <span id="ready-why" class="sr-only">{why}</span>
         }
         .into_any(),
     }

@@ -231,7 +231,7 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
     });
     Effect::new(move |_| match save.value().get() {
         Some(Ok(accepted)) => {
-            let label = chosen_option()
+            let label = untrack(chosen_option)
                 .map(|s| s.name)
                 .unwrap_or_else(|| chosen.get_untracked());
             ctx.toasts.show(ToastBody::Disposition {

@@ -56,8 +56,8 @@ impl Phase {
     /// The words for the header (`OnBreak` adds the pause code's name, see [`state_words`]).
     pub fn words(self) -> &'static str {
         match self {
-            Phase::NoSession => "Not in VICIdial yet",
-            Phase::ScreenLost => "VICIdial screen not connected",
+            Phase::NoSession => "Connecting VICIdial",
+            Phase::ScreenLost => "Reconnecting VICIdial",
             Phase::Paused => "Paused",
             Phase::OnBreak => "On break",
             Phase::Ready => "Ready",
@@ -324,7 +324,7 @@ mod tests {
         });
         assert_eq!(Phase::of(&s), Phase::WrapUp);
         s.screen = ScreenLink::NotPolling { silent_secs: 12 };
-        assert_eq!(state_words(&s, names), "VICIdial screen not connected");
+        assert_eq!(state_words(&s, names), "Reconnecting VICIdial");
         s.screen = ScreenLink::NotLoggedIn;
         assert_eq!(Phase::of(&s), Phase::NoSession);
     }
