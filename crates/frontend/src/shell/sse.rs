@@ -8,11 +8,8 @@ use web_sys::{EventSource, MessageEvent};
 /// An open event stream; closed (handlers detached) when dropped.
 pub struct EventStream {
     source: EventSource,
-    _handlers: (
-        Closure<dyn FnMut(MessageEvent)>,
-        Closure<dyn FnMut()>,
-        Closure<dyn FnMut()>,
-    ),
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_link: [Closure<dyn FnMut()>; 2],
 }
 
 impl Drop for EventStream {
@@ -54,6 +51,7 @@ pub fn listen<T: DeserializeOwned + 'static>(
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     Ok(EventStream {
         source,
-        _handlers: (on_message, on_open, on_error),
+        _on_message: on_message,
+        _on_link: [on_open, on_error],
     })
 }

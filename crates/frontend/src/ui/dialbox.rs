@@ -334,7 +334,7 @@ pub fn DialBox() -> impl IntoView {
                     </select>
                     <label class="sr-only" for="dial-number">"Number to dial"</label>
                     <input id="dial-number" class="dial-number" inputmode="tel" autocomplete="off"
-                        placeholder="Number to dial" aria-keyshortcuts=keys::FOCUS_NUMBER
+                        placeholder="Number" aria-keyshortcuts=keys::FOCUS_NUMBER
                         aria-describedby="dial-check dial-reason"
                         disabled=move || !idle()
                         bind:value=number />

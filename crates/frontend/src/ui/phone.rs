@@ -228,10 +228,18 @@ pub fn CallControls(view: RwSignal<PhoneView>) -> impl IntoView {
     }
 }
 
-/// The phone's warnings: blocked audio, one-way audio, notices.
+/// The phone's warnings: socket down, blocked audio, one-way audio.
 #[component]
 pub fn PhoneAlerts(view: RwSignal<PhoneView>) -> impl IntoView {
+    let down = move || {
+        view.with(|v| match &v.registration {
+            RegView::Reconnecting { .. } => Some("The phone's connection is down: reconnecting. Calls have no audio until it is back.".to_string()),
+            RegView::Failed(why) => Some(format!("The phone cannot register ({why}). Calls have no audio; tell your supervisor.")),
+            _ => None,
+        })
+    };
     view! {
+        {move || down().map(|d| view! { <p class="warning" id="phone-socket-down" role="alert">{d}</p> })}
         {move || view.with(|v| v.audio_blocked).then(|| view! {
             <p class="warning" id="phone-audio-blocked" role="alert">
                 "The browser blocked the call audio. Click anywhere on the page to hear it."
