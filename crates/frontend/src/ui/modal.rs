@@ -203,6 +203,18 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
     let rules = Memo::new(move |_| ctx.campaign.with(|c| c.as_ref().map(|c| c.callbacks)));
     let chosen = RwSignal::new(String::new());
     let notes = RwSignal::new(String::new());
+    // The statuses may arrive after the modal opened (a reload): focus goes to them then,
+    // unless the agent has started on the notes.
+    let statuses_focused = StoredValue::new(false);
+    Effect::new(move |_| {
+        if !statuses.with(Vec::is_empty) && !statuses_focused.get_value() {
+            statuses_focused.set_value(true);
+            if notes.with_untracked(String::is_empty) {
+                focus::focus_first_soon(MODAL_ID);
+            }
+        }
+    });
+
     let cb_at = RwSignal::new(String::new());
     let cb_recipient = RwSignal::new(None::<Recipient>);
     let cb_comments = RwSignal::new(String::new());

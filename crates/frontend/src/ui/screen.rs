@@ -193,8 +193,16 @@ pub fn VicidialScreen() -> impl IntoView {
             }
         });
     });
+    // A screen that stopped polling existed: "reconnecting", even in a page just reloaded.
+    let stale = Memo::new(move |_| {
+        ctx.state.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.screen, ScreenLink::NotPolling { .. }))
+        })
+    });
     Effect::new(move |_| {
-        let notice = rejoin.with(|r| rejoin_notice(r, was_connected.get(), ctx.now.get()));
+        let reconnecting = was_connected.get() || stale.get();
+        let notice = rejoin.with(|r| rejoin_notice(r, reconnecting, ctx.now.get()));
         ctx.screen_notice.set(notice);
     });
 
