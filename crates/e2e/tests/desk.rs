@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use dialdeck_e2e::{webdriver::key, Browser, ChromeDriver, DialdeckServer};
-use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, SimOptions, VicidialSim};
+use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, LedgerEntry, SimOptions, VicidialSim};
 use serde_json::{json, Value};
 use sqlx::ConnectOptions;
 
@@ -201,6 +201,19 @@ impl Shift {
         Ok(())
     }
 
+    /// Saves a screenshot as `<name>.png` in `DIALDECK_E2E_SCREENSHOTS`, when that is set (to
+    /// look at the desk as the agent sees it).
+    async fn snap(&self, name: &str) -> anyhow::Result<()> {
+        if let Some(dir) = std::env::var_os("DIALDECK_E2E_SCREENSHOTS") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir)?;
+            self.browser
+                .screenshot(&dir.join(format!("{name}.png")))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
         // No SIP server here: the phone's WebSocket to the seeded `wss://dialer.example` fails.
         Ok(self
@@ -245,6 +258,7 @@ async fn login_refusals_are_sentences_and_the_password_stays_out_of_the_page() -
     )
     .await?;
     assert_eq!(shift.text("#login-error").await?, "Wrong user or password.");
+    shift.snap("login-refused").await?;
     // An unknown user reads exactly the same (no enumeration from the page either).
     shift.credentials("9999", "whatever").await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -284,6 +298,7 @@ async fn login_refusals_are_sentences_and_the_password_stays_out_of_the_page() -
         "the break in words",
     )
     .await?;
+    shift.snap("desk-on-break").await?;
 
     // The password never stays in the page, its storage or its URL.
     let leaks = b
@@ -350,6 +365,37 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
     let banner = shift.text("#call-banner").await?;
     assert!(banner.starts_with("In call"), "{banner}");
     assert!(banner.contains("3125551001"), "{banner}");
+    shift.snap("in-call").await?;
+    // The pad sends tones to the customer through VICIdial, pressed quickly or not.
+    for key in ["1", "2", "hash"] {
+        b.click(&format!("#pad-{key}")).await?;
+    }
+    b.wait_for(
+        "document.querySelector('#dtmf-sent').textContent === 'Tones sent: 12#'",
+        WAIT,
+        "the tones listed",
+    )
+    .await?;
+    let mut played = String::new();
+    for _ in 0..100 {
+        played = shift
+            .sim
+            .ledger()
+            .into_iter()
+            .filter_map(|e| match e {
+                LedgerEntry::Dtmf { agent, digits, .. } if agent == "1001" => Some(digits),
+                _ => None,
+            })
+            .collect();
+        if played.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        played, "12P",
+        "every tone reached VICIdial's screen (# is P)"
+    );
 
     // F8 hangs up, through VICIdial; the modal opens with focus inside it.
     b.press(&[], key::F8).await?;
@@ -382,6 +428,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
         )
         .await?;
     assert_eq!(inert, json!([true, false]));
+    shift.snap("modal").await?;
 
     // Escape, Tab round the ends, a click outside, Back: the modal stays, focus stays in it.
     b.press(&[], key::ESCAPE).await?;
@@ -459,11 +506,18 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
     assert_eq!(chosen, json!("SALE"));
     let notes = "Premium plan, paid by card";
     b.type_into("#dispo-notes", notes).await?;
+    shift.snap("modal-filled").await?;
     b.press(&[key::CONTROL], key::ENTER).await?;
     b.wait_for(
         "!document.querySelector('#dispo-modal') && !document.querySelector('.app').inert",
         WAIT,
         "the modal to close",
+    )
+    .await?;
+    b.wait_for(
+        "document.querySelector('#toasts').textContent.includes('Saved: Sale - Campaign')",
+        WAIT,
+        "the saved toast",
     )
     .await?;
 
@@ -489,6 +543,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
         "the call in the recent calls, saved in VICIdial",
     )
     .await?;
+    shift.snap("after-save").await?;
     b.wait_for(
         "document.querySelector('#agent-state').textContent === 'Paused'",
         WAIT,
@@ -610,6 +665,7 @@ async fn a_due_callback_is_dialled_in_one_click() -> anyhow::Result<()> {
         "the callback's call",
     )
     .await?;
+    shift.snap("callback-call").await?;
     let lead: (String,) = sqlx::query_as("SELECT first_name FROM vicidial_list WHERE lead_id = 6")
         .fetch_one(&shift.pool)
         .await?;

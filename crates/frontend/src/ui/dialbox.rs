@@ -21,6 +21,9 @@ use crate::shell::{
 /// Local storage key of the agent's last country (a preference, not a secret).
 const COUNTRY_KEY: &str = "dialdeck.desk.country";
 
+/// Time between two DTMF requests (VICIdial's screen polls about once a second).
+const DTMF_SPACING_MS: u32 = 1_200;
+
 /// The most digits an international number has (E.164).
 const MAX_DIGITS: usize = 15;
 
@@ -273,10 +276,27 @@ pub fn DialBox() -> impl IntoView {
         });
         sent.set(String::new());
     });
+    // VICIdial's screen takes queued tones about once a second and a new request replaces
+    // one it has not taken yet: tones pressed meanwhile wait and go together.
+    let queued = RwSignal::new(String::new());
+    let cooling = RwSignal::new(false);
+    Effect::new(move |_| {
+        if dtmf.pending().get() || cooling.get() || queued.with(String::is_empty) {
+            return;
+        }
+        let digits = queued.get_untracked();
+        queued.set(String::new());
+        dtmf.dispatch(digits);
+        cooling.set(true);
+        leptos::task::spawn_local(async move {
+            time::sleep(DTMF_SPACING_MS).await;
+            let _ = cooling.try_set(false);
+        });
+    });
     let press = move |key: char| {
         if in_call() {
             sent.update(|s| s.push(key));
-            dtmf.dispatch(key.to_string());
+            queued.update(|q| q.push(key));
         } else if idle() {
             number.update(|n| n.push(key));
         }
