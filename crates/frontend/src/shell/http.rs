@@ -49,7 +49,7 @@ impl std::fmt::Display for HttpError {
 
 /// `GET path`, decoding a JSON answer (`204 No Content` decodes as `None` for an `Option`).
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, HttpError> {
-    send("GET", path, None).await
+    decode(send("GET", path, None).await?)
 }
 
 /// `POST path` with a JSON body, decoding a JSON answer.
@@ -57,21 +57,19 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, HttpError> {
-    send("POST", path, Some(json_body(body)?)).await
+    decode(send("POST", path, Some(json_body(body)?)).await?)
 }
 
 /// `POST path` without a body, decoding a JSON answer.
 pub async fn post_for<T: DeserializeOwned>(path: &str) -> Result<T, HttpError> {
-    send("POST", path, None).await
+    decode(send("POST", path, None).await?)
 }
 
 /// `POST path` with a JSON body (or none), for routes whose success answer carries nothing
 /// the app needs (`202 Accepted`, `204`).
 pub async fn post<B: Serialize>(path: &str, body: Option<&B>) -> Result<(), HttpError> {
     let body = body.map(json_body).transpose()?;
-    send::<serde::de::IgnoredAny>("POST", path, body)
-        .await
-        .map(|_| ())
+    send("POST", path, body).await.map(|_| ())
 }
 
 fn json_body<B: Serialize>(body: &B) -> Result<JsValue, HttpError> {
@@ -81,11 +79,21 @@ fn json_body<B: Serialize>(body: &B) -> Result<JsValue, HttpError> {
         .map_err(|e| HttpError::BadResponse(format!("{e:?}")))
 }
 
-async fn send<T: DeserializeOwned>(
-    method: &str,
-    path: &str,
-    body: Option<JsValue>,
-) -> Result<T, HttpError> {
+/// A success answer's status and JSON (`null` without a body).
+struct Answer {
+    status: u16,
+    json: JsValue,
+}
+
+/// Decodes an answer: no body (204, 202) is fine for `()` and `Option`, an error for
+/// anything else. Only this step is generic, so each answer type adds a decoder, not a
+/// copy of the whole request.
+fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, HttpError> {
+    serde_wasm_bindgen::from_value(answer.json)
+        .map_err(|e| HttpError::BadResponse(format!("HTTP {}: {e}", answer.status)))
+}
+
+async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer, HttpError> {
     let window = web_sys::window().ok_or_else(|| HttpError::Unreachable("no window".into()))?;
     let init = RequestInit::new();
     init.set_method(method);
@@ -124,23 +132,22 @@ async fn send<T: DeserializeOwned>(
         }
     };
     if (200..300).contains(&status) {
-        // No body (204, 202): fine for `()` and `Option`, an error for anything else.
-        let json = json.unwrap_or(JsValue::NULL);
-        serde_wasm_bindgen::from_value(json)
-            .map_err(|e| HttpError::BadResponse(format!("HTTP {status}: {e}")))
-    } else {
-        let body = json
-            .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())
-            .unwrap_or_else(|| ApiErrorBody {
-                code: "http_error".into(),
-                message: format!("the server answered HTTP {status}"),
-            });
-        Err(HttpError::Api {
+        return Ok(Answer {
             status,
-            body,
-            retry_after,
-        })
+            json: json.unwrap_or(JsValue::NULL),
+        });
     }
+    let body = json
+        .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())
+        .unwrap_or_else(|| ApiErrorBody {
+            code: "http_error".into(),
+            message: format!("the server answered HTTP {status}"),
+        });
+    Err(HttpError::Api {
+        status,
+        body,
+        retry_after,
+    })
 }
 
 fn js_err(make: fn(String) -> HttpError) -> impl Fn(JsValue) -> HttpError {
