@@ -117,6 +117,8 @@ pub struct DeskCtx {
     pub callbacks_version: RwSignal<u32>,
     /// Messages that come and go.
     pub toasts: Toasts,
+    /// The readiness check is done (or the agent went on anyway): Ready and Dial are on.
+    pub readiness_done: RwSignal<bool>,
     /// The number in the dial box.
     pub number: RwSignal<String>,
     /// A manual dial through VICIdial.
@@ -227,6 +229,8 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
         });
     }
 
+    let ready =
+        RwSignal::new(storage::tab_get(READINESS_KEY).as_deref() == Some(profile.user.as_str()));
     let ctx = DeskCtx {
         profile: StoredValue::new(profile.clone()),
         state,
@@ -241,6 +245,7 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
         calls_version: RwSignal::new(0),
         callbacks_version: RwSignal::new(0),
         toasts: Toasts::new(),
+        readiness_done: ready,
         number: RwSignal::new(String::new()),
         dial,
         hangup,
@@ -307,8 +312,6 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
 
     // Keyboard shortcuts (the modal has its own; the page behind it is inert).
     let modal_open = expect_context::<ModalOpen>().0;
-    let ready =
-        RwSignal::new(storage::tab_get(READINESS_KEY).as_deref() == Some(profile.user.as_str()));
     let pause_toggle = RwSignal::new(0u32);
     keyboard::on_shortcut(move |k| {
         if modal_open.get_untracked() || !ready.get_untracked() {

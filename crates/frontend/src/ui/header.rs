@@ -114,6 +114,9 @@ pub fn DeskHeader(
         });
     }
     let control = Memo::new(move |_| {
+        if !ctx.readiness_done.get() {
+            return ReadyControl::Busy("Finish the readiness check first.");
+        }
         ctx.campaign
             .with(|c| ready_control(ctx.phase(), c.as_ref()))
     });
