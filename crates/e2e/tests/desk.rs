@@ -625,7 +625,8 @@ async fn a_reload_rejoins_vicidials_screen_without_the_password() -> anyhow::Res
 }
 
 #[tokio::test]
-async fn a_due_callback_is_dialled_in_one_click() -> anyhow::Result<()> {
+async fn a_due_callback_is_dialled_in_one_click_and_a_new_one_set_in_the_modal(
+) -> anyhow::Result<()> {
     let shift = Shift::start().await?;
     let b = &shift.browser;
     shift.log_in().await?;
@@ -678,6 +679,77 @@ async fn a_due_callback_is_dialled_in_one_click() -> anyhow::Result<()> {
         "the taken callback gone from the list",
     )
     .await?;
+
+    // The call ends with a new callback, set in the agent's own time zone, for the agent
+    // only (this user may not set callbacks for anyone: "Anyone" is not offered).
+    b.press(&[], key::F8).await?;
+    b.wait_for(
+        "document.querySelectorAll('#dispo-modal .status-option').length > 3 && document.activeElement.name === 'status'",
+        WAIT,
+        "the modal with focus on the statuses",
+    )
+    .await?;
+    b.press(&[], "3").await?;
+    b.wait_for(
+        "document.querySelector('#callback-fields')",
+        WAIT,
+        "the callback fields for CB",
+    )
+    .await?;
+    let picker = b
+        .execute(
+            "const at = document.querySelector('#cb-at');              return [at.min.length, at.max.slice(0, 10), !!document.querySelector('#cb-anyone'),              document.querySelector('#cb-me').checked, document.querySelector('#cb-zone').textContent];",
+            json!([]),
+        )
+        .await?;
+    let in_30_days = (chrono::Local::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(picker[0], json!(16), "min is now, to the minute: {picker}");
+    assert_eq!(
+        picker[1],
+        json!(in_30_days),
+        "callback_days_limit 30: {picker}"
+    );
+    assert_eq!(
+        picker[2],
+        json!(false),
+        "Anyone is hidden for agent-only callbacks"
+    );
+    assert_eq!(picker[3], json!(true), "Me is checked (my_callback_option)");
+    assert!(picker[4].as_str().unwrap().starts_with('('), "{picker}");
+    shift.snap("modal-callback").await?;
+    b.press(&[key::CONTROL], key::ENTER).await?;
+    b.wait_for(
+        "document.querySelector('#dispo-error').textContent === 'Pick the callback date and time.'",
+        WAIT,
+        "the missing callback time",
+    )
+    .await?;
+    let when = (chrono::Local::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT10:30")
+        .to_string();
+    b.execute(
+        "const el = document.querySelector('#cb-at'); el.value = arguments[0];          el.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+        json!([when]),
+    )
+    .await?;
+    b.type_into("#cb-comments", "Call after lunch").await?;
+    b.press(&[key::CONTROL], key::ENTER).await?;
+    b.wait_for(
+        "!document.querySelector('#dispo-modal')",
+        WAIT,
+        "the modal to close",
+    )
+    .await?;
+    let recipient = poll_db(
+        &shift.pool,
+        "SELECT recipient FROM vicidial_callbacks WHERE lead_id = 6 AND comments = 'Call after lunch' \
+         AND status IN ('ACTIVE', 'LIVE')",
+        "USERONLY",
+    )
+    .await?;
+    assert_eq!(recipient.as_deref(), Some("USERONLY"));
     let _ = &shift.server;
     shift.browser.close().await?;
     Ok(())

@@ -436,6 +436,9 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
                                                 on:change=move |_| cb_recipient.set(Some(Recipient::UserOnly)) />
                                             "Me"
                                         </label>
+                                        {user_only.then(|| view! {
+                                            <span class="muted">"(your user may set callbacks for itself only)"</span>
+                                        })}
                                         {(!user_only).then(|| view! {
                                             <label class="inline">
                                                 <input type="radio" name="cb-recipient" id="cb-anyone"
