@@ -5,8 +5,13 @@
 //! checked by the server, the lead and the call clock, Hang up from the keyboard, the mandatory
 //! disposition modal driven with real key presses (focus trapped, Escape, a click outside and
 //! Back do nothing, a reload brings it back, hotkeys pick statuses), VICIdial's tables after
-//! the save, the shift's recent calls with their sync state, and a due callback dialled in one
-//! click.
+//! the save, the shift's recent calls with their sync state, a due callback dialled in one
+//! click and a new one set in the modal, and Ready/Pause with a pause code where the campaign
+//! dials by itself.
+//!
+//! These need the other engineers' routes (login with a campaign, the screen login, the
+//! campaign, number checks, the shift's lists); `DIALDECK_E2E_SCREENSHOTS=dir` saves what the
+//! agent sees at each step.
 
 use std::time::Duration;
 
@@ -31,10 +36,18 @@ impl Shift {
     /// agent screen: no virtual screen), dialdeck configured for both, and a browser on the
     /// login page.
     async fn start() -> anyhow::Result<Shift> {
+        Shift::start_with(&[]).await
+    }
+
+    /// Like [`Shift::start`], with `sql` run on VICIdial's database after the seed.
+    async fn start_with(sql: &[&str]) -> anyhow::Result<Shift> {
         let maria = MariaDb::shared();
         let name = maria.fresh_database().await?;
         let mut conn = maria.options(&name).connect().await?;
         seed::seed(&mut conn, false).await?;
+        for statement in sql {
+            sqlx::query(statement).execute(&mut conn).await?;
+        }
         let pool = sqlx::mysql::MySqlPoolOptions::new()
             .connect_with(maria.options(&name))
             .await?;
@@ -751,6 +764,65 @@ async fn a_due_callback_is_dialled_in_one_click_and_a_new_one_set_in_the_modal(
     .await?;
     assert_eq!(recipient.as_deref(), Some("USERONLY"));
     let _ = &shift.server;
+    shift.browser.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn ready_and_pause_where_the_campaign_dials_by_itself() -> anyhow::Result<()> {
+    let shift = Shift::start_with(&[
+        "UPDATE vicidial_campaigns SET dial_method = 'RATIO', auto_dial_level = '1' WHERE campaign_id = 'TESTCAMP'",
+    ])
+    .await?;
+    let b = &shift.browser;
+    shift.log_in().await?;
+    let status = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT status FROM vicidial_live_agents WHERE user = '1001'",
+        )
+        .fetch_one(&shift.pool)
+        .await
+    };
+    b.wait_for(
+        "document.querySelector('#ready-button') && !document.querySelector('#ready-button').disabled",
+        WAIT,
+        "Ready offered",
+    )
+    .await?;
+    // F9 is Ready/Pause.
+    b.press(&[], key::F9).await?;
+    b.wait_for(
+        "document.querySelector('#agent-state').textContent === 'Ready' && document.querySelector('#pause-button')",
+        WAIT,
+        "ready for VICIdial's calls",
+    )
+    .await?;
+    assert_eq!(status().await?, "READY");
+    // VICIdial takes manual dials only while paused: Dial says so.
+    b.type_into("#dial-number", "(312) 555-1001").await?;
+    b.wait_for(
+        "document.querySelector('#dial-reason').textContent.startsWith('Pause first')",
+        WAIT,
+        "the reason Dial is off while ready",
+    )
+    .await?;
+    shift.snap("ready").await?;
+    // A pause with a code is a break, in words.
+    b.execute(
+        "const s = document.querySelector('#pause-code'); s.value = 'TRAIN'; s.dispatchEvent(new Event('change', {bubbles: true})); return true;",
+        json!([]),
+    )
+    .await?;
+    b.press(&[], key::F9).await?;
+    b.wait_for(
+        "document.querySelector('#agent-state').textContent === 'On break: Training'",
+        WAIT,
+        "the break",
+    )
+    .await?;
+    assert_eq!(status().await?, "PAUSED");
+    let errors = shift.console_errors().await?;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
     shift.browser.close().await?;
     Ok(())
 }
