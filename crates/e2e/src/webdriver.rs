@@ -1,5 +1,6 @@
 //! A small W3C WebDriver client for Debian's chromedriver + headless Chromium: just what the
-//! tests use (navigate, run scripts, wait for a condition, read the browser console).
+//! tests use (navigate, run scripts, wait for a condition, real key presses and clicks, Back and
+//! Reload, read the browser console).
 
 use std::{
     process::{Command, Stdio},
@@ -114,6 +115,26 @@ impl ChromeDriver {
     }
 }
 
+/// WebDriver's codes for keys without a character (W3C WebDriver, "Keyboard actions").
+pub mod key {
+    /// Tab.
+    pub const TAB: &str = "\u{E004}";
+    /// Enter.
+    pub const ENTER: &str = "\u{E007}";
+    /// Shift (a modifier).
+    pub const SHIFT: &str = "\u{E008}";
+    /// Control (a modifier).
+    pub const CONTROL: &str = "\u{E009}";
+    /// Escape.
+    pub const ESCAPE: &str = "\u{E00C}";
+    /// F2.
+    pub const F2: &str = "\u{E032}";
+    /// F8.
+    pub const F8: &str = "\u{E038}";
+    /// F9.
+    pub const F9: &str = "\u{E039}";
+}
+
 /// The key of an element reference in WebDriver answers (W3C).
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -222,6 +243,79 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Presses `key` with `modifiers` held, as a person does: WebDriver actions send trusted
+    /// key events to the focused element (unlike a script's synthetic `KeyboardEvent`, which
+    /// the browser's own Tab and Escape handling ignores). Keys are [`key`] codes or
+    /// characters.
+    pub async fn press(&self, modifiers: &[&str], key: &str) -> anyhow::Result<()> {
+        let mut steps = Vec::new();
+        for m in modifiers {
+            steps.push(json!({ "type": "keyDown", "value": m }));
+        }
+        steps.push(json!({ "type": "keyDown", "value": key }));
+        steps.push(json!({ "type": "keyUp", "value": key }));
+        for m in modifiers.iter().rev() {
+            steps.push(json!({ "type": "keyUp", "value": m }));
+        }
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": steps }] });
+        self.call(reqwest::Method::POST, "/actions", Some(actions))
+            .await?;
+        self.call(reqwest::Method::DELETE, "/actions", None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Types `text` into the first element matching `selector` with real key presses
+    /// (WebDriver Element Send Keys).
+    pub async fn type_into(&self, selector: &str, text: &str) -> anyhow::Result<()> {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": selector })),
+            )
+            .await?;
+        let id = found[ELEMENT_KEY]
+            .as_str()
+            .ok_or_else(|| anyhow!("no element id for {selector}: {found}"))?;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Clicks with the mouse at viewport point (`x`, `y`), on whatever is there.
+    pub async fn click_at(&self, x: i64, y: i64) -> anyhow::Result<()> {
+        let steps = json!([
+            { "type": "pointerMove", "x": x, "y": y, "origin": "viewport" },
+            { "type": "pointerDown", "button": 0 },
+            { "type": "pointerUp", "button": 0 }
+        ]);
+        let actions = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": steps
+        }] });
+        self.call(reqwest::Method::POST, "/actions", Some(actions))
+            .await
+            .map(|_| ())
+    }
+
+    /// The browser's Back button.
+    pub async fn back(&self) -> anyhow::Result<()> {
+        self.call(reqwest::Method::POST, "/back", Some(json!({})))
+            .await
+            .map(|_| ())
+    }
+
+    /// The browser's Reload.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        self.call(reqwest::Method::POST, "/refresh", Some(json!({})))
+            .await
+            .map(|_| ())
     }
 
     /// The browser console since the last call (chromedriver's log endpoint).

@@ -5,13 +5,29 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{EventSource, MessageEvent};
 
-/// Listens to `event` on `url` for the life of the page, decoding each message's JSON data.
+/// An open event stream; closed (handlers detached) when dropped.
+pub struct EventStream {
+    source: EventSource,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_link: [Closure<dyn FnMut()>; 2],
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.source.set_onopen(None);
+        self.source.set_onerror(None);
+        self.source.close();
+    }
+}
+
+/// Listens to `event` on `url`, decoding each message's JSON data, until the returned stream
+/// is dropped.
 pub fn listen<T: DeserializeOwned + 'static>(
     url: &str,
     event: &str,
     on_event: impl Fn(T) + 'static,
     on_link: impl Fn(bool) + 'static,
-) -> Result<(), String> {
+) -> Result<EventStream, String> {
     let source = EventSource::new(url).map_err(|e| format!("{e:?}"))?;
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |m: MessageEvent| {
         let Some(text) = m.data().as_string() else {
@@ -27,14 +43,15 @@ pub fn listen<T: DeserializeOwned + 'static>(
     source
         .add_event_listener_with_callback(event, on_message.as_ref().unchecked_ref())
         .map_err(|e| format!("{e:?}"))?;
-    on_message.forget();
     let on_link = std::rc::Rc::new(on_link);
     let up = on_link.clone();
     let on_open = Closure::<dyn FnMut()>::new(move || up(true));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    on_open.forget();
     let on_error = Closure::<dyn FnMut()>::new(move || on_link(false));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    on_error.forget();
-    Ok(())
+    Ok(EventStream {
+        source,
+        _on_message: on_message,
+        _on_link: [on_open, on_error],
+    })
 }

@@ -9,12 +9,9 @@ use crate::phone::{
     self, quality::fixed, state::clock, CallView, PhoneCommand, PhoneView, RegView,
 };
 
-/// The softphone for the logged-in agent's account.
+/// The softphone's diagnostics panel (the desk starts and stops the phone itself).
 #[component]
-pub fn PhonePanel(config: PhoneConfig, view: RwSignal<PhoneView>) -> impl IntoView {
-    phone::start(config, view);
-    on_cleanup(phone::stop);
-
+pub fn PhonePanel(view: RwSignal<PhoneView>) -> impl IntoView {
     let v = move || view.get();
     let reg_text = move || match v().registration {
         RegView::Off => "Phone off".to_string(),
@@ -179,5 +176,103 @@ fn dtmf_id(d: char) -> String {
         '*' => "star".into(),
         '#' => "hash".into(),
         d => d.to_string(),
+    }
+}
+
+// Stand-ins for the phone engineer's components (their branch replaces this part): each shows
+// the phone's real state from `PhoneView`, nothing made up.
+
+/// Registration in words.
+#[component]
+pub fn PhoneBadge(view: RwSignal<PhoneView>) -> impl IntoView {
+    let text = move || match view.with(|v| v.registration.clone()) {
+        RegView::Off => "Phone off".to_string(),
+        RegView::Registering => "Phone registering…".into(),
+        RegView::Registered => "Phone registered".into(),
+        RegView::Reconnecting { attempt, .. } => format!("Phone reconnecting (attempt {attempt})"),
+        RegView::Failed(why) => format!("Phone failed: {why}"),
+    };
+    let class = move || match view.with(|v| v.registration.clone()) {
+        RegView::Registered => "phone-badge ok",
+        RegView::Failed(_) => "phone-badge error",
+        _ => "phone-badge pending",
+    };
+    view! { <span id="phone-badge" class=class role="status">{text}</span> }
+}
+
+/// Call quality (MOS) while a call has statistics.
+#[component]
+pub fn QualityMeter(view: RwSignal<PhoneView>) -> impl IntoView {
+    move || {
+        view.with(|v| v.quality.clone()).map(|q| {
+            view! { <span class="quality-meter" id="quality-meter">"MOS "{fixed(q.mos, 1)}</span> }
+        })
+    }
+}
+
+/// Mute and hold of the phone's leg.
+#[component]
+pub fn CallControls(view: RwSignal<PhoneView>) -> impl IntoView {
+    let established = move || view.with(|v| v.call == CallView::Established);
+    view! {
+        <div class="call-controls">
+            <button type="button" id="call-mute" class="secondary" disabled=move || !established()
+                aria-pressed=move || view.with(|v| v.muted).to_string()
+                on:click=move |_| phone::command(PhoneCommand::Mute(!view.get_untracked().muted))>
+                {move || if view.with(|v| v.muted) { "Unmute" } else { "Mute" }}</button>
+            <button type="button" id="call-hold" class="secondary" disabled=move || !established()
+                aria-pressed=move || view.with(|v| v.held).to_string()
+                on:click=move |_| phone::command(PhoneCommand::Hold(!view.get_untracked().held))>
+                {move || if view.with(|v| v.held) { "Resume" } else { "Hold" }}</button>
+        </div>
+    }
+}
+
+/// The phone's warnings: socket down, blocked audio, one-way audio.
+#[component]
+pub fn PhoneAlerts(view: RwSignal<PhoneView>) -> impl IntoView {
+    let down = move || {
+        view.with(|v| match &v.registration {
+            RegView::Reconnecting { .. } => Some("The phone's connection is down: reconnecting. Calls have no audio until it is back.".to_string()),
+            RegView::Failed(why) => Some(format!("The phone cannot register ({why}). Calls have no audio; tell your supervisor.")),
+            _ => None,
+        })
+    };
+    view! {
+        {move || down().map(|d| view! { <p class="warning" id="phone-socket-down" role="alert">{d}</p> })}
+        {move || view.with(|v| v.audio_blocked).then(|| view! {
+            <p class="warning" id="phone-audio-blocked" role="alert">
+                "The browser blocked the call audio. Click anywhere on the page to hear it."
+            </p>
+        })}
+        {move || view.with(|v| v.alarm).map(|a| view! {
+            <p class="warning" id="phone-alarm" role="alert">{a.message()}</p>
+        })}
+    }
+}
+
+/// The readiness check: the phone's registration, with the diagnostics; done once the phone
+/// is registered, or when the agent goes on anyway.
+#[component]
+pub fn ReadinessCheck(
+    config: PhoneConfig,
+    view: RwSignal<PhoneView>,
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let _ = config;
+    let registered = move || view.with(|v| v.registration == RegView::Registered);
+    view! {
+        <section class="card readiness" id="readiness" aria-labelledby="readiness-title">
+            <h2 id="readiness-title">"Before your first call"</h2>
+            <p><PhoneBadge view=view /></p>
+            <button type="button" id="readiness-done" class="primary"
+                on:click=move |_| on_done.run(())>
+                {move || if registered() { "Start" } else { "Continue anyway" }}
+            </button>
+            <details class="diagnostics">
+                <summary>"Diagnostics"</summary>
+                <PhonePanel view=view />
+            </details>
+        </section>
     }
 }

@@ -6,7 +6,7 @@ use super::ServerLink;
 
 /// Shows whether the app reached its server, and the server's version.
 #[component]
-pub fn StatusLine(link: ReadSignal<ServerLink>) -> impl IntoView {
+pub fn StatusLine(link: Signal<ServerLink>) -> impl IntoView {
     let text = move || match link.get() {
         ServerLink::Connecting => "Connecting to the server…".to_string(),
         ServerLink::Connected(cfg) => format!("Server connected · dialdeck {}", cfg.version),
@@ -18,8 +18,8 @@ pub fn StatusLine(link: ReadSignal<ServerLink>) -> impl IntoView {
         ServerLink::Failed(_) => "status-line error",
     };
     view! {
-        <footer class=class role="status" aria-live="polite" id="connection-status">
-            {text}
+        <footer class=class>
+            <span role="status" aria-live="polite" id="connection-status">{text}</span>
         </footer>
     }
 }
