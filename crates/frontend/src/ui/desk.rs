@@ -7,7 +7,11 @@ use dialdeck_shared::{
 };
 use leptos::prelude::*;
 
-use super::{modal::DispositionModal, phone::PhonePanel};
+use super::{
+    modal::DispositionModal,
+    phone::{CallControls, PhoneAlerts, PhoneBadge, QualityMeter},
+    readiness::ReadinessCheck,
+};
 use crate::{
     phone::{self, CallView, PhoneCommand, PhoneView, RegView},
     shell::{frame, http, sse, time},
@@ -46,6 +50,8 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
     let call_started = RwSignal::new(None::<f64>);
     let screen_posted = RwSignal::new(false);
     let phone_view = RwSignal::new(PhoneView::default());
+    phone::start(profile.phone.clone(), phone_view);
+    on_cleanup(phone::stop);
     let joined = RwSignal::new(None::<String>);
 
     if let Err(e) = sse::listen::<AgentState>(
@@ -248,8 +254,12 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                     {state_text}
                     {move || (!live.get()).then(|| view! { <span class="notice">" (live updates reconnecting)"</span> })}
                 </div>
+                <PhoneBadge view=phone_view />
+                <QualityMeter view=phone_view />
                 <button class="secondary" on:click=logout>"Log out"</button>
             </header>
+            <PhoneAlerts view=phone_view />
+            <ReadinessCheck config=profile.phone.clone() view=phone_view on_done=Callback::new(|_| ()) />
             {move || (state.with(|s| s.as_ref().is_some_and(|s| !s.logged_in())) && password.with(Option::is_none)).then(|| view! {
                 <form class="card reconnect" on:submit=reconnect>
                     <label for="reconnect-pass">"Password"</label>
@@ -265,6 +275,7 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                 <button id="dial-button" type="submit" disabled=move || !can_dial()>"Manual dial"</button>
                 <button id="hangup-button" type="button" class="danger" disabled=move || !in_call() || busy.get() on:click=hangup>"Hang up"</button>
             </form>
+            <CallControls view=phone_view />
             <p class="session-audio" id="session-audio">
                 {move || if in_session() { "Phone in the VICIdial session" } else { "Phone not in the VICIdial session" }}
                 {move || can_rejoin().then(|| view! { <button type="button" class="secondary" id="rejoin-button" on:click=rejoin>"Join session"</button> })}
@@ -297,7 +308,6 @@ pub fn Desk(profile: AgentProfile, password: RwSignal<Option<String>>) -> impl I
                     state.update(|s| if let Some(s) = s { s.wrapup = None });
                 } />
             })}
-            <PhonePanel config=profile.phone.clone() view=phone_view />
             <iframe name=SCREEN_FRAME class="screen-frame" title="VICIdial agent screen" aria-hidden="true" tabindex="-1"></iframe>
         </section>
     }

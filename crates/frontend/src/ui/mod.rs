@@ -4,6 +4,7 @@ mod desk;
 mod login;
 mod modal;
 mod phone;
+mod readiness;
 mod status;
 
 use dialdeck_shared::{AgentProfile, RuntimeConfig};
