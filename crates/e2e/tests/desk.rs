@@ -129,12 +129,12 @@ impl Shift {
     async fn pass_readiness(&self) -> anyhow::Result<()> {
         self.browser
             .wait_for(
-                "document.querySelector('#readiness-done')",
+                "document.querySelector('#check-continue')",
                 WAIT,
                 "the readiness check",
             )
             .await?;
-        self.browser.click("#readiness-done").await?;
+        self.browser.click("#check-continue").await?;
         self.browser
             .wait_for("document.querySelector('#dial-number')", WAIT, "the desk")
             .await?;

@@ -3,6 +3,10 @@
 //! (with rtpengine and SIPp where a plain-RTP party is needed). Each test runs in a network
 //! namespace of its own that has only `lo` (see `dialdeck_e2e::lab`).
 //!
+//! The phone check that greets an agent before the first call (microphone, speaker, phone
+//! server, ICE) is proven here too: green with fake devices, red with a fix for a denied
+//! microphone, an unreachable phone server, a refused phone and a browser without candidates.
+//!
 //! Agents log in through the real login form: the server reads them and their phones from a
 //! real MariaDB with VICIdial's schema and seed (the phones' server pointed at the lab's
 //! Kamailio), and the desk's hidden frame opens a session on the VICIdial simulator.
@@ -11,7 +15,7 @@ mod softphone_lab;
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use dialdeck_e2e::{
     lab::{self, Lab, Sipp},
     ChromeDriver,
@@ -43,6 +47,35 @@ const TIMING_HOOK: &str = r"
   };
   return true;";
 
+/// Watches the browser objects the phone check opens (installed before "Run again"):
+/// AudioContexts (with a meter), microphone streams, peer connections and media elements
+/// played.
+const CHECK_HOOKS: &str = r"
+  if (window.__check) return true;
+  const H = { contexts: [], streams: [], pcs: [], audios: [] };
+  window.__check = H;
+  // The app's glue holds the AudioContext constructor from before this script: contexts are
+  // recorded when they get their analyser (the check's meter) instead.
+  const analyser = BaseAudioContext.prototype.createAnalyser;
+  BaseAudioContext.prototype.createAnalyser = function () {
+    if (!H.contexts.includes(this)) H.contexts.push(this);
+    return analyser.call(this);
+  };
+  const P = window.RTCPeerConnection;
+  const W = function (...a) { const pc = new P(...a); H.pcs.push(pc); return pc; };
+  W.prototype = P.prototype;
+  Object.setPrototypeOf(W, P);
+  window.RTCPeerConnection = W;
+  const md = navigator.mediaDevices;
+  const gum = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => gum(c).then((s) => { H.streams.push(s); return s; });
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    if (!H.audios.includes(this)) H.audios.push(this);
+    return play.call(this);
+  };
+  return true;";
+
 /// Test 1: the phone registers through Kamailio's 401 challenge and says "Registered".
 #[test]
 fn registers_through_401_and_shows_registered() {
@@ -71,6 +104,12 @@ fn registers_through_401_and_shows_registered() {
                 "the password never goes on the wire"
             );
             assert_eq!(a.text("phone-call").await?, "No call");
+            let (socket, _) = a.wait_check("socket", "ok", SECS(5)).await?;
+            assert_eq!(
+                socket,
+                format!("Registered through {}", lab::WS_URL),
+                "the check's phone-server item is the registration"
+            );
             anyhow::Ok(())
         })
         .unwrap();
@@ -231,6 +270,13 @@ fn without_candidates_the_call_fails_fast_with_a_clear_error() {
                 !lab.sip_dump().contains("INVITE sip:"),
                 "no INVITE without a usable offer"
             );
+            // The phone check said so before the call: its ICE probe found nothing either.
+            let (why, fix) = a.wait_check("ice", "failed", SECS(5)).await?;
+            assert!(why.contains("no network path"), "{why}");
+            assert!(
+                fix.contains("firewall") && fix.contains("STUN or TURN"),
+                "{fix}"
+            );
             anyhow::Ok(())
         })
         .unwrap();
@@ -364,6 +410,293 @@ fn a_call_survives_kamailio_restarting_mid_call() {
             a.wait_call("ended", SECS(10)).await?;
             sipp.wait(SECS(10)).context("SIPp re-INVITE scenario")?;
             assert!(lab.sip_dump().matches("REGISTER sip:").count() >= 4);
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// (contexts, streams, peer connections, media elements) the check opened since the hooks,
+/// once every one of them is released: contexts closed, tracks ended, connections closed,
+/// elements emptied.
+async fn check_released(phone: &Phone) -> anyhow::Result<serde_json::Value> {
+    phone
+        .browser
+        .wait_for(
+            "(() => { const H = window.__check; \
+               const ok = H.contexts.every((c) => c.state === 'closed') \
+                 && H.streams.flatMap((s) => s.getTracks()).every((t) => t.readyState === 'ended') \
+                 && H.pcs.every((pc) => pc.signalingState === 'closed') \
+                 && H.audios.every((a) => !a.srcObject); \
+               return ok && [H.contexts.length, H.streams.length, H.pcs.length, H.audios.length]; })()",
+            SECS(5),
+            "the check's AudioContext closed, microphone stopped, probe closed, tone element emptied",
+        )
+        .await
+}
+
+/// The phone check with Chromium's fake devices: the microphone is heard (the fake one
+/// beeps, so the level meter moves), the phone server item is the registration, ICE finds the
+/// loopback host candidate, and the speaker waits for the agent: the test tone plays on the
+/// speaker chosen in the check, and "Yes, I heard it" makes every item green. The run then
+/// ends by itself and releases everything it opened; "Run again" starts a fresh run.
+#[test]
+fn the_phone_check_turns_green_and_releases_what_it_opened() {
+    let Some(_ns) = lab::run_in_netns("the_phone_check_turns_green_and_releases_what_it_opened")
+    else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let _lab = Lab::start(false)?;
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
+            a.wait_registered().await?;
+            assert_eq!(a.check_outcome().await?, "running");
+            a.browser.execute(CHECK_HOOKS, json!([])).await?;
+            // A speaker other than the default, so the tone must follow the choice.
+            let speaker = a
+                .browser
+                .wait_for(
+                    "[...document.querySelectorAll('#check-output option')].map((o) => o.value) \
+                       .filter((v) => v && v !== 'default' && v !== 'communications').pop()",
+                    SECS(5),
+                    "the fake speakers",
+                )
+                .await?;
+            let speaker = speaker.as_str().context("a speaker id")?.to_string();
+            a.browser
+                .execute(
+                    "const s = document.getElementById('check-output'); s.value = arguments[0]; \
+                     s.dispatchEvent(new Event('change', {bubbles: true}));",
+                    json!([speaker]),
+                )
+                .await?;
+            a.browser.click("#check-rerun").await?;
+
+            let (heard, _) = a.wait_check("mic", "ok", SECS(10)).await?;
+            assert_eq!(heard, "We hear you");
+            a.browser
+                .wait_for(
+                    "Number(document.getElementById('check-mic-level')?.dataset.level) > 0",
+                    SECS(5),
+                    "the level meter moving",
+                )
+                .await?;
+            let (socket, _) = a.wait_check("socket", "ok", SECS(10)).await?;
+            assert!(socket.contains(lab::WS_URL), "{socket}");
+            let (ice, _) = a.wait_check("ice", "ok", SECS(10)).await?;
+            assert!(ice.contains("host"), "{ice}");
+            let (state, status, _) = a.check_item("speaker").await?;
+            assert_eq!(
+                (state.as_str(), status.as_str()),
+                ("pending", "Play the test tone and listen"),
+                "the speaker waits for the agent"
+            );
+            assert_eq!(a.check_outcome().await?, "running");
+            a.screenshot("check-running").await?;
+
+            a.browser.click("#check-tone").await?;
+            a.browser
+                .wait_for(
+                    "window.__check.audios.some((e) => !e.paused && e.srcObject \
+                       && e.srcObject.getAudioTracks().length === 1)",
+                    SECS(5),
+                    "the test tone playing",
+                )
+                .await?;
+            let sink = a
+                .browser
+                .execute(
+                    "return window.__check.audios.map((e) => e.sinkId);",
+                    json!([]),
+                )
+                .await?;
+            assert_eq!(
+                sink,
+                json!([speaker]),
+                "one tone element, on the chosen speaker"
+            );
+            a.wait_check_status("speaker", "Did you hear the tone?", SECS(5))
+                .await?;
+            a.screenshot("check-asking").await?;
+            a.browser.click("#check-heard").await?;
+            a.wait_check_outcome("passed", SECS(5)).await?;
+            let summary = a.text("check-summary").await?;
+            assert!(summary.starts_with("All set"), "{summary}");
+            a.screenshot("check-passed").await?;
+            let released = check_released(&a).await?;
+            println!("released (contexts, streams, peer connections, elements): {released}");
+            assert_eq!(
+                released,
+                json!([1, 1, 1, 1]),
+                "one run: one context, one microphone, one probe, one tone"
+            );
+            assert_eq!(a.text("phone-check-warning").await?, "", "no warning kept");
+
+            // Run again: a fresh run with its own objects.
+            a.browser.click("#check-rerun").await?;
+            a.wait_check("mic", "ok", SECS(10)).await?;
+            assert_eq!(a.check_outcome().await?, "running");
+            let open = a
+                .browser
+                .execute(
+                    "const H = window.__check; return [H.contexts.length, \
+                       H.contexts[H.contexts.length - 1].state !== 'closed'];",
+                    json!([]),
+                )
+                .await?;
+            assert_eq!(open, json!([2, true]), "the second run has its own context");
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// A browser that denies the microphone and a phone server that is not there: the check's
+/// microphone item says how to allow it, the phone-server item names the URL, the badge
+/// counts down to the next attempt and an alert says what to do; "Continue anyway" ends the
+/// run and keeps a warning naming what was not green. When the phone server comes up, the
+/// phone registers by itself and the alert goes.
+#[test]
+fn a_denied_microphone_and_an_unreachable_phone_server_turn_red_with_what_to_do() {
+    let Some(_ns) = lab::run_in_netns(
+        "a_denied_microphone_and_an_unreachable_phone_server_turn_red_with_what_to_do",
+    ) else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            // No lab yet: nothing listens on the phone's WebSocket URL.
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open_with(
+                &driver,
+                &server,
+                "cc1001",
+                false,
+                &["--use-fake-ui-for-media-stream"],
+                &["--deny-permission-prompts"],
+            )
+            .await?;
+            let (why, fix) = a.wait_check("mic", "failed", SECS(10)).await?;
+            assert!(
+                why.contains("does not let this page use the microphone"),
+                "{why}"
+            );
+            assert!(
+                fix.contains("address bar") && fix.contains("Allow"),
+                "{fix}"
+            );
+            let (why, fix) = a.wait_check("socket", "failed", SECS(15)).await?;
+            assert!(why.contains(lab::WS_URL), "{why}");
+            assert!(
+                fix.contains(lab::WS_URL) && fix.contains("network"),
+                "{fix}"
+            );
+
+            // The badge counts down to the next attempt, once a second.
+            let count = "(() => { const m = /^Reconnecting in (\\d+) s$/.exec( \
+                 document.getElementById('phone-registration')?.textContent || ''); \
+                 return m ? Number(m[1]) : 0; })()";
+            let first = a
+                .browser
+                .wait_for(
+                    &format!("{count} >= 3 && {count}"),
+                    SECS(20),
+                    "a countdown of 3 s or more",
+                )
+                .await?
+                .as_u64()
+                .unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            let second = a
+                .browser
+                .execute(&format!("return {count};"), json!([]))
+                .await?;
+            let second = second.as_u64().unwrap_or(99);
+            println!("countdown {first} s, then {second} s");
+            assert!(
+                second < first && second + 3 > first,
+                "counts down: {first} then {second}"
+            );
+            a.screenshot("check-red").await?;
+            let lost = a.text("phone-socket-lost").await?;
+            assert!(
+                lost.contains("next try in") && lost.contains("network"),
+                "{lost}"
+            );
+
+            a.click("check-continue").await?;
+            a.wait_check_outcome("continued", SECS(5)).await?;
+            let warning = a.text("phone-check-warning").await?;
+            println!("warning: {warning}");
+            for item in ["Microphone", "Speaker", "Phone server"] {
+                assert!(warning.contains(item), "{item} named in {warning:?}");
+            }
+            a.screenshot("check-continued").await?;
+
+            let _lab = Lab::start(false)?;
+            a.browser
+                .wait_for(
+                    "document.getElementById('phone-registration')?.textContent === 'Registered'",
+                    SECS(30),
+                    "registered once the phone server is up",
+                )
+                .await?;
+            assert_eq!(a.text("phone-socket-lost").await?, "");
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// A phone whose password the phone server refuses: the badge says why and what to do, the
+/// check's phone-server item is red for the same reason, and Retry registers again.
+#[test]
+fn a_refused_phone_says_why_and_retries_on_request() {
+    let Some(_ns) = lab::run_in_netns("a_refused_phone_says_why_and_retries_on_request") else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let lab = Lab::start(false)?;
+            let server = server().await?;
+            sqlx::query("UPDATE phones SET conf_secret = 'not-the-secret' WHERE extension = ?")
+                .bind("cc1001")
+                .execute(&server.db)
+                .await?;
+            let driver = ChromeDriver::start().await?;
+            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
+            let failed =
+                "document.getElementById('phone-registration')?.dataset.state === 'failed'";
+            a.browser
+                .wait_for(failed, SECS(15), "registration failed")
+                .await?;
+            let badge = a.text("phone-registration").await?;
+            assert_eq!(
+                badge,
+                "Failed: the phone server refused the phone's password"
+            );
+            let fix = a.text("phone-registration-fix").await?;
+            assert!(fix.contains("supervisor") && fix.contains("Retry"), "{fix}");
+            let (why, _) = a.wait_check("socket", "failed", SECS(5)).await?;
+            assert_eq!(why, "The phone server refused the phone's password");
+            a.screenshot("registration-failed").await?;
+
+            let before = lab.sip_dump().matches("REGISTER sip:").count();
+            a.click("phone-retry").await?;
+            let deadline = std::time::Instant::now() + SECS(10);
+            let mut after = before;
+            while after <= before && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                after = lab.sip_dump().matches("REGISTER sip:").count();
+            }
+            println!("REGISTERs before Retry {before}, after {after}");
+            if after <= before {
+                bail!("Retry sent no REGISTER ({before} before, {after} after)");
+            }
+            a.browser
+                .wait_for(failed, SECS(15), "refused again")
+                .await?;
             anyhow::Ok(())
         })
         .unwrap();

@@ -1,8 +1,8 @@
 //! The softphone's call controls end to end, in the same lab as `softphone.rs` (the real
 //! binary and frontend, headless Chromium with fake devices, Kamailio, rtpengine and SIPp in a
 //! network namespace with only `lo`): mute, hold, the trace download, RFC 4733 DTMF, the
-//! one-way-audio alarm, device selection remembered across page loads, and the warning when
-//! the browser blocks the call audio.
+//! one-way-audio alarm, device selection remembered across page loads, the warning when
+//! the browser blocks the call audio, and the phone check's test tone unlocking it.
 //!
 //! What the page does not show on screen (the peer connection's own statistics, the remote
 //! audio element, the downloaded file) is read through [`PAGE_HOOKS`], installed in the page
@@ -137,12 +137,21 @@ fn mute_hold_and_the_trace_download() {
             a.wait_audio_in(SECS(15)).await?;
             b.wait_audio_in(SECS(15)).await?;
 
+            a.browser
+                .execute(
+                    "document.querySelector('.quality-meter')?.focus();",
+                    json!([]),
+                )
+                .await?;
+            a.screenshot("in-call-quality").await?;
+
             // Mute: packets still flow (the track is only disabled), but silent ones.
             let (heard, _) = inbound_over(&b, SECS(2)).await?;
             assert!(heard > 0.0, "B hears A before the mute: {heard}");
             a.click("phone-mute").await?;
             assert_eq!(attr(&a, "phone-mute", "aria-pressed").await?, "true");
             assert_eq!(a.text("phone-mute").await?, "Unmute");
+            a.screenshot("muted").await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let (muted, packets) = inbound_over(&b, SECS(3)).await?;
             println!("muted: B got {packets} packets with energy {muted}");
@@ -171,6 +180,7 @@ fn mute_hold_and_the_trace_download() {
             println!("A shows {held}");
             assert_eq!(attr(&a, "phone-hold", "aria-pressed").await?, "true");
             assert_eq!(a.text("phone-hold").await?, "Resume");
+            a.screenshot("on-hold").await?;
             tokio::time::sleep(SECS(1)).await;
             let (_, during_hold) = inbound_over(&a, SECS(3)).await?;
             assert_eq!(during_hold, 0, "the held side sends A nothing");
@@ -377,12 +387,22 @@ fn rfc4733_dtmf_and_the_one_way_audio_alarm() {
                 )
                 .await?;
             println!("alarm: {alarm}");
+            a.screenshot("one-way-alarm").await?;
             assert!(
                 alarm
                     .as_str()
                     .is_some_and(|t| t.contains("nothing comes back")),
                 "{alarm}"
             );
+            assert!(
+                alarm.as_str().is_some_and(|t| t.contains("Ask the other side to speak")),
+                "the alarm says what to do: {alarm}"
+            );
+            // The header's meter does not call a silent line excellent.
+            let meter = "(() => { const m = document.querySelector('.quality-meter'); \
+                 return m ? [m.dataset.grade, m.querySelector('.quality-word').textContent] : null; })()";
+            let shown = a.browser.execute(&format!("return {meter};"), json!([])).await?;
+            assert_eq!(shown, json!(["bad", "No audio in"]), "the meter during the alarm");
             let voice = received
                 .lock()
                 .unwrap()
@@ -401,6 +421,15 @@ fn rfc4733_dtmf_and_the_one_way_audio_alarm() {
                 )
                 .await?;
             a.wait_audio_in(SECS(10)).await?;
+            let shown = a
+                .browser
+                .wait_for(
+                    &format!("{meter}?.[0] !== 'bad' && {meter}"),
+                    SECS(5),
+                    "the meter back to a grade",
+                )
+                .await?;
+            println!("meter after the alarm: {shown}");
 
             // DTMF by RFC 4733.
             for d in ["1", "2", "3"] {
@@ -490,6 +519,26 @@ async fn devices_in_use(phone: &Phone) -> anyhow::Result<(String, String)> {
     ))
 }
 
+/// A, the caller, and B (auto-answer), whose browser keeps Chromium's autoplay policy: no
+/// sound before a user gesture; both registered.
+async fn caller_and_gesture_bound_callee(
+    driver: &ChromeDriver,
+    server: &softphone_lab::Server,
+) -> anyhow::Result<(Phone, Phone)> {
+    let a = Phone::open(driver, server, "cc1001", false, &[]).await?;
+    let b = Phone::open(
+        driver,
+        server,
+        "cc1002",
+        true,
+        &["--autoplay-policy=no-user-gesture-required"],
+    )
+    .await?;
+    a.wait_registered().await?;
+    b.wait_registered().await?;
+    Ok((a, b))
+}
+
 /// The agent's microphone and speaker choice is used for the call (and a change mid-call
 /// takes effect without renegotiation), remembered across page loads, and the lists follow
 /// devices coming and going; and when the browser
@@ -506,18 +555,7 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
             let lab = Lab::start(false)?;
             let server = server().await?;
             let driver = ChromeDriver::start().await?;
-            let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
-            // B's browser keeps Chromium's autoplay policy: no sound before a user gesture.
-            let b = Phone::open(
-                &driver,
-                &server,
-                "cc1002",
-                true,
-                &["--autoplay-policy=no-user-gesture-required"],
-            )
-            .await?;
-            a.wait_registered().await?;
-            b.wait_registered().await?;
+            let (a, b) = caller_and_gesture_bound_callee(&driver, &server).await?;
 
             let (inputs, outputs) = devices(&b).await?;
             println!("inputs {inputs:?}, outputs {outputs:?}");
@@ -548,6 +586,10 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
                 .await?;
             assert_eq!(shown, json!([mic, speaker]), "remembered after a reload");
             hooks(&b).await?;
+            // The phone check is left without a click (a script's click is no gesture): while
+            // it listens to the microphone, Chromium lets the page play audio anyway.
+            b.click("check-continue").await?;
+            b.wait_check_outcome("continued", SECS(5)).await?;
 
             a.dial("cc1002").await?;
             a.wait_call("established", SECS(15)).await?;
@@ -561,24 +603,30 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
                 )
                 .await?;
             println!("B warns: {warning}");
+            b.screenshot("audio-blocked").await?;
             let (in_use_mic, in_use_speaker) = devices_in_use(&b).await?;
             assert_eq!(&in_use_mic, mic, "the call uses the chosen microphone");
             assert_eq!(&in_use_speaker, speaker, "and plays on the chosen speaker");
             let paused = b
                 .browser
                 .execute(
-                    "const H = window.__hooks; return H.audios[H.audios.length - 1].paused;",
+                    "return document.getElementById('phone-remote-audio').paused;",
                     json!([]),
                 )
                 .await?;
             assert_eq!(paused, json!(true), "the browser did block playback");
+            let active = b
+                .browser
+                .execute("return navigator.userActivation.hasBeenActive;", json!([]))
+                .await?;
+            assert_eq!(active, json!(false), "no gesture so far");
 
             // The agent's first click anywhere starts the audio and removes the warning.
-            b.browser.click("#phone-title").await?;
+            b.browser.click("#phone-registration").await?;
             b.browser
                 .wait_for(
                     "!document.getElementById('phone-audio-blocked') && \
-                     !window.__hooks.audios[window.__hooks.audios.length - 1].paused",
+                     !document.getElementById('phone-remote-audio').paused",
                     SECS(5),
                     "playback after the click",
                 )
@@ -627,6 +675,62 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
                 .await?;
             let (left, _) = devices(&b).await?;
             assert!(left.contains(mic) && !left.contains(other), "{left:?}");
+            anyhow::Ok(())
+        })
+        .unwrap();
+}
+
+/// The phone check's test tone is the agent's first click: in a browser that keeps audio
+/// stopped until a gesture, the check waits for it to start its level meter; the click plays
+/// the tone, starts the meter, and unlocks audio for the page, so the call that follows plays
+/// at once (without that click, the test above shows the warning instead).
+#[test]
+fn the_test_tone_click_unlocks_audio_for_the_page() {
+    let Some(_ns) = lab::run_in_netns("the_test_tone_click_unlocks_audio_for_the_page") else {
+        return;
+    };
+    runtime()
+        .block_on(async {
+            let _lab = Lab::start(false)?;
+            let server = server().await?;
+            let driver = ChromeDriver::start().await?;
+            let (a, b) = caller_and_gesture_bound_callee(&driver, &server).await?;
+            b.wait_check_status(
+                "mic",
+                "Click anywhere in the page to start listening",
+                SECS(10),
+            )
+            .await?;
+            b.screenshot("check-waiting-for-click").await?;
+
+            b.browser.click("#check-tone").await?;
+            b.wait_check_status("speaker", "Did you hear the tone?", SECS(5))
+                .await?;
+            let (heard, _) = b.wait_check("mic", "ok", SECS(5)).await?;
+            assert_eq!(heard, "We hear you", "the click started the level meter");
+            b.click("check-heard").await?;
+            b.wait_check_outcome("passed", SECS(10)).await?;
+
+            hooks(&b).await?;
+            a.dial("cc1002").await?;
+            a.wait_call("established", SECS(15)).await?;
+            b.wait_call("established", SECS(10)).await?;
+            b.browser
+                .wait_for(
+                    "document.getElementById('phone-remote-audio') \
+                       && !document.getElementById('phone-remote-audio').paused",
+                    SECS(5),
+                    "the call audio playing",
+                )
+                .await?;
+            b.wait_audio_in(SECS(15)).await?;
+            assert_eq!(
+                b.text("phone-audio-blocked").await?,
+                "",
+                "no blocked-audio warning after the tone's click"
+            );
+            a.click("phone-hangup").await?;
+            b.wait_call("ended", SECS(10)).await?;
             anyhow::Ok(())
         })
         .unwrap();

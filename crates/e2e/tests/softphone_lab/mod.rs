@@ -89,6 +89,61 @@ pub async fn server() -> anyhow::Result<Server> {
     })
 }
 
+/// Logs in through the login form: user and password, then either the one-step form
+/// (`#login-form button`) or the two-step one (`#login-continue`, a campaign from
+/// `#login-campaign`, `#login-submit`), whichever the page has.
+pub async fn login(browser: &Browser, user: &str, password: &str) -> anyhow::Result<()> {
+    browser
+        .wait_for(
+            "document.getElementById('login-user') && \
+             document.querySelector('#login-continue:not(:disabled), #login-form button:not(:disabled)')",
+            SECS(15),
+            "the login form",
+        )
+        .await?;
+    browser
+        .execute(
+            "for (const [id, v] of [['login-user', arguments[0]], ['login-password', arguments[1]]]) { \
+               const i = document.getElementById(id); i.value = v; \
+               i.dispatchEvent(new Event('input', {bubbles: true})); } \
+             (document.getElementById('login-continue') \
+               || document.querySelector('#login-form button')).click();",
+            json!([user, password]),
+        )
+        .await?;
+    let two_step = browser
+        .execute(
+            "return !!document.getElementById('login-continue');",
+            json!([]),
+        )
+        .await?;
+    if two_step == json!(true) {
+        browser
+            .wait_for(
+                "document.querySelector('#login-campaign option[value]:not([value=\"\"])') \
+                 && document.querySelector('#login-submit:not(:disabled)')",
+                SECS(15),
+                "the campaign choice",
+            )
+            .await?;
+        browser
+            .execute(
+                "const s = document.getElementById('login-campaign'); \
+                 if (!s.value) { s.value = [...s.options].find((o) => o.value).value; \
+                   s.dispatchEvent(new Event('change', {bubbles: true})); } \
+                 document.getElementById('login-submit').click();",
+                json!([]),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// A directory: when set, [`Phone::screenshot`] saves PNGs there (1366×768).
+const SCREENSHOTS: &str = "DIALDECK_SCREENSHOTS";
+/// Set as well: the screenshots are taken with the dark colour scheme.
+const SCREENSHOTS_DARK: &str = "DIALDECK_SCREENSHOTS_DARK";
+
 /// One agent's browser with the phone panel open.
 pub struct Phone {
     pub browser: Browser,
@@ -103,30 +158,37 @@ impl Phone {
         auto_answer: bool,
         omit_flags: &[&str],
     ) -> anyhow::Result<Phone> {
+        Self::open_with(driver, server, user, auto_answer, omit_flags, &[]).await
+    }
+
+    /// Like [`Phone::open`], with Chromium flags added (`extra_flags`) as well as left out.
+    pub async fn open_with(
+        driver: &ChromeDriver,
+        server: &Server,
+        user: &'static str,
+        auto_answer: bool,
+        omit_flags: &[&str],
+        extra_flags: &[&str],
+    ) -> anyhow::Result<Phone> {
         sqlx::query("UPDATE phones SET webphone_auto_answer = ? WHERE extension = ?")
             .bind(if auto_answer { "Y" } else { "N" })
             .bind(user)
             .execute(&server.db)
             .await?;
         let (agent, password) = agent_of(user);
-        let browser = driver.browser_without(omit_flags, &[]).await?;
+        // Screenshots for a person: the size agents' laptops have, light or dark.
+        let mut omit = omit_flags.to_vec();
+        let mut extra = extra_flags.to_vec();
+        if std::env::var_os(SCREENSHOTS).is_some() {
+            omit.push("--window-size=1280,900");
+            extra.push("--window-size=1366,768");
+            if std::env::var_os(SCREENSHOTS_DARK).is_some() {
+                extra.push("--force-dark-mode");
+            }
+        }
+        let browser = driver.browser_without(&omit, &extra).await?;
         browser.goto(&server.url).await?;
-        browser
-            .wait_for(
-                "document.querySelector('#login-form button') && !document.querySelector('#login-form button').disabled",
-                SECS(15),
-                "the login form",
-            )
-            .await?;
-        browser
-            .execute(
-                "for (const [id, v] of [['login-user', arguments[0]], ['login-password', arguments[1]]]) { \
-                   const i = document.getElementById(id); i.value = v; \
-                   i.dispatchEvent(new Event('input', {bubbles: true})); } \
-                 document.querySelector('#login-form button').click();",
-                json!([agent, password]),
-            )
-            .await?;
+        login(&browser, agent, password).await?;
         browser
             .wait_for(
                 "document.getElementById('phone-registration')",
@@ -229,6 +291,106 @@ impl Phone {
                 "const q = document.getElementById('phone-quality'); \
                  return q ? (q.dataset[arguments[0]] || '') : '';",
                 json!([name]),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+}
+
+impl Phone {
+    /// Saves a screenshot `<name>.png` (`-dark` when dark) into `$DIALDECK_SCREENSHOTS`, if
+    /// set: for a person looking at the UI, never asserted on.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<()> {
+        let Some(dir) = std::env::var_os(SCREENSHOTS) else {
+            return Ok(());
+        };
+        let dark = std::env::var_os(SCREENSHOTS_DARK).is_some();
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        let file = format!(
+            "{}-{name}{}.png",
+            self.name,
+            if dark { "-dark" } else { "" }
+        );
+        self.browser.screenshot(&dir.join(file)).await
+    }
+
+    /// The readiness check's item `key` (`mic`, `speaker`, `socket`, `ice`): its state
+    /// (`pending`, `checking`, `ok`, `failed`, or "" when the list is not shown), status and fix.
+    pub async fn check_item(&self, key: &str) -> anyhow::Result<(String, String, String)> {
+        let v = self
+            .browser
+            .execute(
+                "const e = document.getElementById('check-' + arguments[0]); \
+                 const t = (s) => (document.getElementById('check-' + arguments[0] + s) || {}).textContent || ''; \
+                 return e ? [e.dataset.state, t('-status'), t('-fix')] : ['', '', ''];",
+                json!([key]),
+            )
+            .await?;
+        let s = |i: usize| v[i].as_str().unwrap_or_default().to_string();
+        Ok((s(0), s(1), s(2)))
+    }
+
+    /// Waits until the check's item `key` is in `state`; returns its status and fix.
+    pub async fn wait_check(
+        &self,
+        key: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<(String, String)> {
+        let expr = format!("document.getElementById('check-{key}')?.dataset.state === '{state}'");
+        if let Err(e) = self
+            .browser
+            .wait_for(
+                &expr,
+                timeout,
+                &format!("{} check {key} {state}", self.name),
+            )
+            .await
+        {
+            let now = self.check_item(key).await.unwrap_or_default();
+            bail!("{e:#}; the check shows {now:?}");
+        }
+        let (_, status, fix) = self.check_item(key).await?;
+        Ok((status, fix))
+    }
+
+    /// Waits until the check's item `key` shows `status`.
+    pub async fn wait_check_status(
+        &self,
+        key: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let expr =
+            format!("document.getElementById('check-{key}-status')?.textContent === {status:?}");
+        self.browser
+            .wait_for(
+                &expr,
+                timeout,
+                &format!("{} check {key}: {status}", self.name),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Waits until the check's run ended with `outcome` (`passed` or `continued`).
+    pub async fn wait_check_outcome(&self, outcome: &str, timeout: Duration) -> anyhow::Result<()> {
+        let expr =
+            format!("document.getElementById('phone-check')?.dataset.outcome === {outcome:?}");
+        self.browser
+            .wait_for(&expr, timeout, &format!("{} check {outcome}", self.name))
+            .await
+            .map(|_| ())
+    }
+
+    /// The check's outcome: `running`, `passed` or `continued`.
+    pub async fn check_outcome(&self) -> anyhow::Result<String> {
+        let v = self
+            .browser
+            .execute(
+                "return document.getElementById('phone-check')?.dataset.outcome || '';",
+                json!([]),
             )
             .await?;
         Ok(v.as_str().unwrap_or_default().to_string())

@@ -1,8 +1,12 @@
 //! The softphone: one driver owns the SIP user agent (`dialdeck_sip`) and every browser object
 //! of the phone (WebSocket, peer connection, timers). Browser callbacks become [`Msg`]s, the
-//! core's outputs become shell calls, and the panel reads one [`PhoneView`] signal.
+//! core's outputs become shell calls, and the desk's phone components (`ui::phone`) read one
+//! [`PhoneView`] signal. The readiness check before the first call runs beside it
+//! ([`check`], with its logic in [`readiness`]).
 
+pub mod check;
 pub mod quality;
+pub mod readiness;
 pub mod state;
 pub mod trace;
 
@@ -18,12 +22,13 @@ use dialdeck_sip::timer::{Duration, Instant};
 use dialdeck_sip::ua::{Command, Config, Event, Input, MediaAction, MediaEvent, Output, UserAgent};
 use leptos::prelude::*;
 
-use crate::shell::clock::{self, Interval, Timer};
-use crate::shell::rtc::{self, MediaError, Peer, PeerEvent, PeerSettings};
+use crate::shell::clock::{self, Gestures, Interval, Timer};
+use crate::shell::rtc::{self, DeviceWatch, MediaError, Peer, PeerEvent, PeerSettings};
 use crate::shell::stats;
 use crate::shell::ws::{SipSocket, SocketEvent};
 
-pub use state::{CallView, PhoneView, RegView};
+pub use readiness::CheckOutcome;
+pub use state::{CallView, PhoneView, RegFailure, RegView};
 use trace::{Kind, Trace};
 
 /// ICE gathering time limit (ends earlier on completion or a reflexive/relay candidate).
@@ -32,7 +37,7 @@ const INSTANCE_KEY: &str = "dialdeck.phone.instance";
 const INPUT_KEY: &str = "dialdeck.phone.input";
 const OUTPUT_KEY: &str = "dialdeck.phone.output";
 
-/// What the panel asks the phone to do.
+/// What the phone components (and the desk) ask the phone to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PhoneCommand {
     /// Call a SIP URI or a number / extension.
@@ -53,6 +58,12 @@ pub enum PhoneCommand {
     SelectOutput(String),
     /// Save the call trace as a file.
     DownloadTrace,
+    /// Register again after registration failed.
+    Register,
+    /// Play the call audio the browser blocked (the agent's click allows it).
+    UnblockAudio,
+    /// List the audio devices again (labels appear once the microphone is allowed).
+    RefreshDevices,
 }
 
 /// Everything that happens to the driver, queued and handled one at a time.
@@ -76,8 +87,8 @@ thread_local! {
     static INBOX: RefCell<VecDeque<Msg>> = const { RefCell::new(VecDeque::new()) };
 }
 
-/// Starts the phone for this agent's account (replacing a running one); the panel renders
-/// `view`.
+/// Starts the phone for this agent's account (replacing a running one); the phone
+/// components render `view`.
 pub fn start(config: PhoneConfig, view: RwSignal<PhoneView>) {
     post(Msg::Start(Box::new(config), view));
 }
@@ -87,7 +98,7 @@ pub fn stop() {
     post(Msg::Stop);
 }
 
-/// Sends a command from the panel.
+/// Sends a command from the phone components.
 pub fn command(cmd: PhoneCommand) {
     post(Msg::Command(cmd));
 }
@@ -147,6 +158,10 @@ struct Driver {
     restart_asked: bool,
     /// Whether the WebSocket was ever lost while a call was reconnecting.
     call_reconnecting: bool,
+    /// Ticks the clock once a second while the badge counts down to the next reconnect.
+    countdown: Option<Interval>,
+    _gestures: Gestures,
+    _devices: DeviceWatch,
 }
 
 fn now() -> Instant {
@@ -182,7 +197,9 @@ impl Driver {
         let ua = match UserAgent::new(config, SplitMix64::new(clock::random_seed())) {
             Ok(ua) => ua,
             Err(e) => {
-                view.update(|v| v.registration = RegView::Failed(e.to_string()));
+                view.update(|v| {
+                    v.registration = RegView::Failed(RegFailure::Account(e.to_string()))
+                });
                 return None;
             }
         };
@@ -207,9 +224,10 @@ impl Driver {
             trace: Trace::default(),
             restart_asked: false,
             call_reconnecting: false,
+            countdown: None,
+            _gestures: Gestures::listen(|| post(Msg::Gesture)),
+            _devices: DeviceWatch::start(refresh_devices),
         };
-        clock::on_user_gesture(|| post(Msg::Gesture));
-        rtc::on_device_change(refresh_devices);
         refresh_devices();
         d.handle(Msg::Ua(Input::Command(Command::Register)));
         Some(d)
@@ -221,6 +239,7 @@ impl Driver {
         self.close_media();
         self.socket = None;
         self.timer = None;
+        self.countdown = None;
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -330,6 +349,16 @@ impl Driver {
                 }
                 self.view.update(|v| v.output = Some(id));
             }
+            PhoneCommand::Register => {
+                if matches!(
+                    self.view.with_untracked(|v| v.registration.clone()),
+                    RegView::Failed(_)
+                ) {
+                    self.handle(ua(Command::Register));
+                }
+            }
+            PhoneCommand::RefreshDevices => refresh_devices(),
+            PhoneCommand::UnblockAudio => self.handle(Msg::Gesture),
             PhoneCommand::DownloadTrace => {
                 let name = format!("dialdeck-call-{}.txt", self.trace.call());
                 if let Err(e) = clock::download_text(&name, &self.trace.render()) {
@@ -346,6 +375,7 @@ impl Driver {
                 self.socket_open = true;
                 self.trace
                     .push(clock::now_ms(), Kind::State, "WebSocket open (sip)");
+                self.view.update(|v| v.socket_error = None);
                 self.feed(Input::TransportConnected);
             }
             SocketEvent::Text(text) => {
@@ -358,7 +388,8 @@ impl Driver {
             SocketEvent::Closed { why } => {
                 self.socket_open = false;
                 self.socket = None;
-                self.trace.push(clock::now_ms(), Kind::State, why);
+                self.trace.push(clock::now_ms(), Kind::State, why.clone());
+                self.view.update(|v| v.socket_error = Some(why));
                 self.feed(Input::TransportClosed);
             }
         }
@@ -479,8 +510,17 @@ impl Driver {
                 self.trace
                     .push(now_ms, Kind::State, format!("registration: {state:?}"));
                 let registered = matches!(state, RegistrationState::Registered { .. });
-                self.view
-                    .update(|v| v.on_registration(&state, |ms| ms as f64 + offset));
+                self.view.update(|v| {
+                    v.on_registration(&state, |ms| ms as f64 + offset);
+                    v.now_ms = now_ms;
+                });
+                self.countdown =
+                    matches!(state, RegistrationState::Reconnecting { .. }).then(|| {
+                        let view = self.view;
+                        Interval::every(1000, move || {
+                            view.try_update(|v| v.now_ms = clock::now_ms());
+                        })
+                    });
                 // Recovery: once registered again over the new WebSocket, renegotiate the
                 // call's media with an ICE restart.
                 if registered && self.call_reconnecting && !self.restart_asked {
@@ -514,7 +554,7 @@ impl Driver {
                     v.on_call(&ev, now_ms);
                     v.now_ms = now_ms;
                     if let Some(s) = summary {
-                        v.summary = Some(s.to_string());
+                        v.summary = Some(s);
                     }
                 });
                 if matches!(ev, CallEvent::Established) {

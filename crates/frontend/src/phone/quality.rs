@@ -228,6 +228,68 @@ pub struct Summary {
     pub one_way_alarms: u32,
 }
 
+/// How a call sounds, from its estimated MOS, for the header's meter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grade {
+    /// MOS 4.3 and up.
+    Excellent,
+    /// 4.0 to 4.3.
+    Good,
+    /// 3.6 to 4.0: noticeable, still fine to talk.
+    Fair,
+    /// 3.1 to 3.6: the customer may ask to repeat.
+    Poor,
+    /// Below 3.1.
+    Bad,
+}
+
+impl Grade {
+    /// The grade of an estimated MOS.
+    pub fn of(mos: f64) -> Grade {
+        // Tenths, so the thresholds are exact.
+        match (mos * 10.0).round() as i32 {
+            43.. => Grade::Excellent,
+            40..=42 => Grade::Good,
+            36..=39 => Grade::Fair,
+            31..=35 => Grade::Poor,
+            _ => Grade::Bad,
+        }
+    }
+
+    /// Lit bars of four.
+    pub fn bars(self) -> u8 {
+        match self {
+            Grade::Excellent => 4,
+            Grade::Good => 3,
+            Grade::Fair => 2,
+            Grade::Poor => 1,
+            Grade::Bad => 0,
+        }
+    }
+
+    /// The word shown next to the bars.
+    pub fn word(self) -> &'static str {
+        match self {
+            Grade::Excellent => "Excellent",
+            Grade::Good => "Good",
+            Grade::Fair => "Fair",
+            Grade::Poor => "Poor",
+            Grade::Bad => "Bad",
+        }
+    }
+
+    /// `excellent` … `bad`, for the page's `data-grade`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Grade::Excellent => "excellent",
+            Grade::Good => "good",
+            Grade::Fair => "fair",
+            Grade::Poor => "poor",
+            Grade::Bad => "bad",
+        }
+    }
+}
+
 /// `x` with `decimals` digits after the point, without the float formatting machinery of
 /// `core::fmt` (it weighs kilobytes in the wasm bundle).
 pub fn fixed(x: f64, decimals: u32) -> String {
@@ -274,6 +336,22 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grades_follow_the_usual_mos_bands() {
+        let g = |mos| Grade::of(mos);
+        assert_eq!(g(4.5), Grade::Excellent);
+        assert_eq!(g(4.3), Grade::Excellent);
+        assert_eq!(g(4.29), Grade::Excellent, "rounded to tenths");
+        assert_eq!(g(4.24), Grade::Good);
+        assert_eq!(g(4.0), Grade::Good);
+        assert_eq!(g(3.9), Grade::Fair);
+        assert_eq!(g(3.5), Grade::Poor);
+        assert_eq!(g(3.04), Grade::Bad);
+        assert_eq!(g(1.0).bars(), 0);
+        assert_eq!(g(estimate_mos(20.0, 2.0, 0.0)), Grade::Excellent);
+        assert_eq!(g(estimate_mos(20.0, 2.0, 10.0)).bars(), 1);
+    }
 
     #[test]
     fn fixed_point_formatting() {

@@ -4,7 +4,8 @@
 use dialdeck_sip::call::{CallEvent, EndReason};
 use dialdeck_sip::register::{RegistrationFailure, RegistrationState};
 
-use super::quality::{OneWay, Quality};
+use super::quality::{OneWay, Quality, Summary};
+use super::readiness::CheckOutcome;
 
 /// The registration as the agent sees it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,7 +25,67 @@ pub enum RegView {
         at_ms: f64,
     },
     /// Gave up, with the reason.
-    Failed(String),
+    Failed(RegFailure),
+}
+
+/// Why the phone gave up registering; each has a sentence and what the agent can do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegFailure {
+    /// The phone server refused the phone's credentials.
+    Credentials,
+    /// The server's challenge asks for something this phone cannot answer.
+    UnsupportedChallenge(String),
+    /// The registrar answered with a final failure.
+    Rejected {
+        /// Status code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// No final answer from the registrar.
+    Timeout,
+    /// The phone account from VICIdial cannot be used (its address does not parse).
+    Account(String),
+}
+
+impl RegFailure {
+    /// What went wrong, in words.
+    pub fn why(&self) -> String {
+        match self {
+            RegFailure::Credentials => "the phone server refused the phone's password".into(),
+            RegFailure::UnsupportedChallenge(c) => format!("unsupported challenge ({c})"),
+            RegFailure::Rejected { code, reason } => format!("{code} {reason}"),
+            RegFailure::Timeout => "no answer from the phone server".into(),
+            RegFailure::Account(e) => format!("unusable phone account ({e})"),
+        }
+    }
+
+    /// What the agent can do about it.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            RegFailure::Credentials | RegFailure::Account(_) => {
+                "Ask your supervisor to check your phone's account in VICIdial, then press Retry."
+            }
+            RegFailure::UnsupportedChallenge(_) => {
+                "The phone server asks for a login this phone cannot do: tell support."
+            }
+            RegFailure::Rejected { code, .. } if *code >= 500 => {
+                "The phone server has a problem (not your computer): press Retry in a minute,                  and tell support if it stays."
+            }
+            RegFailure::Rejected { .. } => {
+                "The phone server refuses this phone: tell your supervisor the code shown."
+            }
+            RegFailure::Timeout => {
+                "Check your network or VPN connection, then press Retry; tell support if it stays."
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RegFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why())
+    }
 }
 
 /// The call as the agent sees it.
@@ -78,7 +139,7 @@ pub struct PhoneView {
     /// A passing problem worth showing (hold failed, microphone denied, ...).
     pub notice: Option<String>,
     /// Quality summary of the last call.
-    pub summary: Option<String>,
+    pub summary: Option<Summary>,
     /// DTMF digits sent in this call, and how (`rtp` or `info`).
     pub dtmf: String,
     /// Microphones: (deviceId, label).
@@ -89,6 +150,10 @@ pub struct PhoneView {
     pub input: Option<String>,
     /// The chosen speaker.
     pub output: Option<String>,
+    /// Why the phone's WebSocket last closed (or could not open), until it opens again.
+    pub socket_error: Option<String>,
+    /// How the readiness check ended, for the desk's warning.
+    pub check: CheckOutcome,
 }
 
 /// The sentence for an end reason.
@@ -114,12 +179,15 @@ pub fn end_reason(reason: &EndReason) -> String {
     }
 }
 
-fn failure(reason: &RegistrationFailure) -> String {
+fn failure(reason: &RegistrationFailure) -> RegFailure {
     match reason {
-        RegistrationFailure::AuthenticationFailed => "wrong phone credentials".into(),
-        RegistrationFailure::UnsupportedChallenge(c) => format!("unsupported challenge ({c})"),
-        RegistrationFailure::Rejected { code, reason } => format!("{code} {reason}"),
-        RegistrationFailure::Timeout => "no answer from the registrar".into(),
+        RegistrationFailure::AuthenticationFailed => RegFailure::Credentials,
+        RegistrationFailure::UnsupportedChallenge(c) => RegFailure::UnsupportedChallenge(c.clone()),
+        RegistrationFailure::Rejected { code, reason } => RegFailure::Rejected {
+            code: *code,
+            reason: reason.clone(),
+        },
+        RegistrationFailure::Timeout => RegFailure::Timeout,
     }
 }
 
@@ -239,6 +307,54 @@ mod tests {
         );
         assert!(matches!(&v.call, CallView::Ended(r) if r.contains("486")));
         assert!(!v.call.active());
+    }
+
+    #[test]
+    fn a_failed_registration_keeps_its_reason_and_what_to_do() {
+        let mut v = PhoneView::default();
+        let failed = |reason| RegistrationState::Failed { reason };
+        v.on_registration(&failed(RegistrationFailure::AuthenticationFailed), |ms| {
+            ms as f64
+        });
+        assert_eq!(v.registration, RegView::Failed(RegFailure::Credentials));
+        let RegView::Failed(f) = &v.registration else {
+            unreachable!()
+        };
+        assert_eq!(
+            f.to_string(),
+            "the phone server refused the phone's password"
+        );
+        assert!(f.fix().contains("supervisor") && f.fix().contains("Retry"));
+        let busy = RegFailure::Rejected {
+            code: 503,
+            reason: "Service Unavailable".into(),
+        };
+        assert_eq!(busy.why(), "503 Service Unavailable");
+        assert!(busy.fix().contains("not your computer"));
+        let forbidden = RegFailure::Rejected {
+            code: 403,
+            reason: "Forbidden".into(),
+        };
+        assert!(forbidden.fix().contains("code shown"));
+        v.on_registration(&failed(RegistrationFailure::Timeout), |ms| ms as f64);
+        assert!(matches!(
+            &v.registration,
+            RegView::Failed(RegFailure::Timeout)
+        ));
+        v.on_registration(
+            &RegistrationState::Reconnecting {
+                attempt: 2,
+                at: dialdeck_sip::timer::Instant::from_millis(9_000),
+            },
+            |ms| ms as f64 + 100.0,
+        );
+        assert_eq!(
+            v.registration,
+            RegView::Reconnecting {
+                attempt: 2,
+                at_ms: 9_100.0
+            }
+        );
     }
 
     #[test]

@@ -99,17 +99,37 @@ pub fn store(key: &str, value: &str) {
     }
 }
 
-/// Calls `f` on every click or key press anywhere in the page (user gestures unlock audio
-/// playback). The listener lives as long as the page.
-pub fn on_user_gesture(f: impl FnMut() + 'static) {
-    let f = Rc::new(RefCell::new(f));
-    let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| (f.borrow_mut())());
-    if let Some(doc) = window().document() {
-        for ev in ["pointerdown", "keydown"] {
-            let _ = doc.add_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
+/// The events that count as a user gesture (they unlock audio playback).
+const GESTURES: [&str; 2] = ["pointerdown", "keydown"];
+
+/// Calls `f` on every click or key press anywhere in the page until dropped.
+pub struct Gestures {
+    cb: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Gestures {
+    /// Starts listening on the document.
+    pub fn listen(f: impl FnMut() + 'static) -> Gestures {
+        let f = Rc::new(RefCell::new(f));
+        let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| (f.borrow_mut())());
+        if let Some(doc) = window().document() {
+            for ev in GESTURES {
+                let _ = doc.add_event_listener_with_callback(ev, cb.as_ref().unchecked_ref());
+            }
+        }
+        Gestures { cb }
+    }
+}
+
+impl Drop for Gestures {
+    fn drop(&mut self) {
+        if let Some(doc) = window().document() {
+            for ev in GESTURES {
+                let _ =
+                    doc.remove_event_listener_with_callback(ev, self.cb.as_ref().unchecked_ref());
+            }
         }
     }
-    cb.forget();
 }
 
 /// Offers `text` as a file download named `name` (a Blob and a temporary link).

@@ -1,5 +1,6 @@
 //! The browser shell: every web-sys call of the app lives under this module.
 
+pub mod audio;
 pub mod clock;
 pub mod focus;
 pub mod frame;

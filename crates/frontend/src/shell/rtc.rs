@@ -46,11 +46,25 @@ pub enum MediaError {
 
 impl MediaError {
     fn from_js(what: &str, e: JsValue) -> MediaError {
-        let detail = e
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-            .unwrap_or_else(|| format!("{e:?}"));
-        MediaError::Failed(format!("{what}: {detail}"))
+        MediaError::Failed(describe_js(what, e))
+    }
+}
+
+/// `what: Name: message` of a browser exception.
+pub(crate) fn describe_js(what: &str, e: JsValue) -> String {
+    let detail = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .unwrap_or_else(|| format!("{e:?}"));
+    format!("{what}: {detail}")
+}
+
+impl std::fmt::Display for MediaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaError::NoCandidates => f.write_str("no ICE candidates"),
+            MediaError::Failed(why) => f.write_str(why),
+        }
     }
 }
 
@@ -149,13 +163,30 @@ pub async fn audio_devices() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Calls `f` when audio devices are plugged in or out (`devicechange`), for the page's life.
-pub fn on_device_change(f: impl FnMut() + 'static) {
-    if let Ok(md) = media_devices() {
-        let mut f = f;
-        let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| f());
-        let _ = md.add_event_listener_with_callback("devicechange", cb.as_ref().unchecked_ref());
-        cb.forget();
+/// Calls `f` when audio devices are plugged in or out (`devicechange`) until dropped.
+pub struct DeviceWatch {
+    cb: Option<Closure<dyn FnMut(JsValue)>>,
+}
+
+impl DeviceWatch {
+    /// Starts watching (a no-op where the page has no media devices).
+    pub fn start(mut f: impl FnMut() + 'static) -> DeviceWatch {
+        let cb = media_devices().ok().map(|md| {
+            let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| f());
+            let _ =
+                md.add_event_listener_with_callback("devicechange", cb.as_ref().unchecked_ref());
+            cb
+        });
+        DeviceWatch { cb }
+    }
+}
+
+impl Drop for DeviceWatch {
+    fn drop(&mut self) {
+        if let (Some(cb), Ok(md)) = (&self.cb, media_devices()) {
+            let _ =
+                md.remove_event_listener_with_callback("devicechange", cb.as_ref().unchecked_ref());
+        }
     }
 }
 
@@ -170,30 +201,31 @@ fn play(audio: &HtmlAudioElement, report: Rc<dyn Fn(PeerEvent)>) {
     });
 }
 
+/// A peer connection with these ICE servers, bundle policy max-bundle and rtcp-mux required.
+fn peer_connection(ice_servers: &[String]) -> Result<RtcPeerConnection, MediaError> {
+    let config = Object::new();
+    let servers = Array::new();
+    if !ice_servers.is_empty() {
+        let server = Object::new();
+        let urls: Array = ice_servers.iter().map(|u| JsValue::from_str(u)).collect();
+        set(&server, "urls", &urls);
+        servers.push(&server);
+    }
+    set(&config, "iceServers", &servers);
+    set(&config, "bundlePolicy", &JsValue::from_str("max-bundle"));
+    set(&config, "rtcpMuxPolicy", &JsValue::from_str("require"));
+    RtcPeerConnection::new_with_configuration(config.unchecked_ref())
+        .map_err(|e| MediaError::from_js("RTCPeerConnection", e))
+}
+
 impl Peer {
-    /// A peer connection with bundle policy max-bundle and rtcp-mux required.
+    /// A call's peer connection (see [`peer_connection`]) and its remote audio element.
     pub fn new(
         settings: PeerSettings,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Peer, MediaError> {
         let report: Rc<dyn Fn(PeerEvent)> = Rc::new(on_event);
-        let config = Object::new();
-        let servers = Array::new();
-        if !settings.ice_servers.is_empty() {
-            let server = Object::new();
-            let urls: Array = settings
-                .ice_servers
-                .iter()
-                .map(|u| JsValue::from_str(u))
-                .collect();
-            set(&server, "urls", &urls);
-            servers.push(&server);
-        }
-        set(&config, "iceServers", &servers);
-        set(&config, "bundlePolicy", &JsValue::from_str("max-bundle"));
-        set(&config, "rtcpMuxPolicy", &JsValue::from_str("require"));
-        let pc = RtcPeerConnection::new_with_configuration(config.unchecked_ref())
-            .map_err(|e| MediaError::from_js("RTCPeerConnection", e))?;
+        let pc = peer_connection(&settings.ice_servers)?;
 
         let doc = web_sys::window()
             .and_then(|w| w.document())
@@ -541,9 +573,83 @@ fn state_handler(prop: &str) -> String {
     )
 }
 
-fn stop_tracks(stream: &MediaStream) {
+/// Stops every track of `stream` (the browser's microphone indicator goes off).
+pub fn stop_tracks(stream: &MediaStream) {
     for t in stream.get_tracks().iter() {
         t.unchecked_into::<MediaStreamTrack>().stop();
+    }
+}
+
+/// What the ICE probe reports.
+pub enum ProbeEvent {
+    /// A candidate line (`candidate:… typ host …`).
+    Candidate(String),
+    /// Gathering is complete.
+    Complete,
+    /// The offer that starts gathering failed.
+    Failed(String),
+}
+
+/// A throwaway peer connection that only gathers ICE candidates, for the readiness check: a
+/// receive-only audio transceiver (no microphone), an offer set locally, nothing sent.
+/// Closed by [`IceProbe::close`] or when dropped.
+pub struct IceProbe {
+    pc: RtcPeerConnection,
+    _handler: Closure<dyn FnMut(JsValue)>,
+}
+
+impl IceProbe {
+    /// Starts gathering with `ice_servers`; every candidate and the end go to `on_event`.
+    pub fn start(
+        ice_servers: &[String],
+        on_event: impl Fn(ProbeEvent) + 'static,
+    ) -> Result<IceProbe, MediaError> {
+        let pc = peer_connection(ice_servers)?;
+        let report = Rc::new(on_event);
+        let r = report.clone();
+        let handler = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+            let ev: RtcPeerConnectionIceEvent = ev.unchecked_into();
+            match ev.candidate() {
+                Some(c) if !c.candidate().is_empty() => r(ProbeEvent::Candidate(c.candidate())),
+                Some(_) => {}
+                None => r(ProbeEvent::Complete),
+            }
+        });
+        pc.set_onicecandidate(Some(handler.as_ref().unchecked_ref()));
+        let init = Object::new();
+        set(&init, "direction", &JsValue::from_str("recvonly"));
+        call(
+            &pc,
+            "addTransceiver",
+            &[JsValue::from_str("audio"), init.into()],
+        )
+        .map_err(|e| MediaError::from_js("addTransceiver", e))?;
+        let p = pc.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let offer = match JsFuture::from(p.create_offer()).await {
+                Ok(o) => o,
+                Err(e) => return report(ProbeEvent::Failed(describe_js("createOffer", e))),
+            };
+            if let Err(e) = JsFuture::from(p.set_local_description(offer.unchecked_ref())).await {
+                report(ProbeEvent::Failed(describe_js("setLocalDescription", e)));
+            }
+        });
+        Ok(IceProbe {
+            pc,
+            _handler: handler,
+        })
+    }
+
+    /// Closes the connection (idempotent).
+    pub fn close(&self) {
+        self.pc.set_onicecandidate(None);
+        self.pc.close();
+    }
+}
+
+impl Drop for IceProbe {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

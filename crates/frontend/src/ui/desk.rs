@@ -15,7 +15,7 @@ use super::{
     header::DeskHeader,
     lead::LeadPanel,
     modal::DispositionModal,
-    phone::ReadinessCheck,
+    readiness::ReadinessCheck,
     recent::RecentCalls,
     screen::VicidialScreen,
     toast::{ToastStack, Toasts},

@@ -9,6 +9,7 @@ mod lead;
 mod login;
 mod modal;
 mod phone;
+mod readiness;
 mod recent;
 mod screen;
 mod status;
