@@ -12,11 +12,17 @@ use std::{
 pub struct Fail(pub String);
 
 /// The workspace root (xtask lives one level below it).
+///
+/// From `CARGO_MANIFEST_DIR` as `cargo run` sets it for this run, not as it was when xtask was
+/// compiled: cargo hashes workspace paths relative to the workspace, so a `target/` copied
+/// from another checkout (a git worktree) keeps a fresh xtask built there, and the compiled-in
+/// path would build and run that other checkout.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().unwrap().to_path_buf()
 }
 
 /// Prints a step heading so a CI log reads as a list of what was checked.

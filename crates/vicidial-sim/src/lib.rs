@@ -39,6 +39,7 @@ mod screen;
 pub mod seed;
 mod sim;
 mod tables;
+pub mod telephony;
 
 pub use auth::vicidial_pass_hash;
 pub use screen::LoginRefused;

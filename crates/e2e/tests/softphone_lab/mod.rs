@@ -110,7 +110,18 @@ impl Phone {
             .await?;
         let (agent, password) = agent_of(user);
         let browser = driver.browser_without(omit_flags, &[]).await?;
-        browser.goto(&server.url).await?;
+        Phone::log_in(browser, &server.url, user, agent, password).await
+    }
+
+    /// Logs `agent` (whose phone is `extension`) in through the login form at `url`.
+    pub async fn log_in(
+        browser: Browser,
+        url: &str,
+        extension: &'static str,
+        agent: &str,
+        password: &str,
+    ) -> anyhow::Result<Phone> {
+        browser.goto(url).await?;
         browser
             .wait_for(
                 "document.querySelector('#login-form button') && !document.querySelector('#login-form button').disabled",
@@ -131,12 +142,12 @@ impl Phone {
             .wait_for(
                 "document.getElementById('phone-registration')",
                 SECS(15),
-                &format!("{user} logged in"),
+                &format!("{extension} logged in"),
             )
             .await?;
         Ok(Phone {
             browser,
-            name: user,
+            name: extension,
         })
     }
 
