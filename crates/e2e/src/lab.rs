@@ -31,6 +31,8 @@ pub const DOMAIN: &str = "siplab.test";
 pub const WS_URL: &str = "ws://127.0.0.1:8080";
 /// Where calls to `sipp` and `9xxx` go: the SIPp party ([`LabConfig::fixed`]).
 pub const SIPP_PORT: u16 = 5090;
+/// The default [`LabConfig::room_grace`].
+pub const ROOM_GRACE: Duration = Duration::from_secs(15);
 /// SIPp's scenario for VICIdial's conference rooms ([`EchoRoom`]).
 pub const ROOM_SCENARIO: &str = include_str!("../lab/sipp/uas-room.xml");
 
@@ -150,6 +152,9 @@ pub struct LabConfig {
     pub gw_port: u16,
     /// The conference rooms' SIPp ([`EchoRoom`]; calls to 86000xx, 9600xxx, 29600xxx).
     pub room_port: u16,
+    /// How long a phone's room dialog outlives its closed WebSocket (a closed tab sends no
+    /// BYE) before Kamailio ends it, unless the phone reconnects and re-INVITEs.
+    pub room_grace: Duration,
     /// SIP accounts: (user, password).
     pub users: Vec<(String, String)>,
 }
@@ -170,6 +175,7 @@ impl LabConfig {
             }),
             gw_port: SIPP_PORT,
             room_port: 5092,
+            room_grace: ROOM_GRACE,
             users: USERS
                 .iter()
                 .map(|(u, p)| (u.to_string(), p.to_string()))
@@ -195,6 +201,7 @@ impl LabConfig {
             }),
             gw_port: free_udp_port()?,
             room_port: free_udp_port()?,
+            room_grace: ROOM_GRACE,
             users,
         })
     }
@@ -286,6 +293,50 @@ impl Lab {
             .map(|p| format!("http://127.0.0.1:{p}/RPC"))
     }
 
+    /// Calls Kamailio's JSON-RPC `method` with `params` (needs [`LabConfig::rpc_port`]);
+    /// returns its `result`.
+    pub async fn rpc(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let url = self.rpc_url().context("this lab has no JSON-RPC port")?;
+        // xhttp closes each connection after its reply: never reuse one.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let answer: serde_json::Value = http
+            .post(url)
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(err) = answer.get("error") {
+            bail!("Kamailio's {method} failed: {err}");
+        }
+        Ok(answer.get("result").cloned().unwrap_or_default())
+    }
+
+    /// Kamailio closes every WebSocket connection (`ws.close`, as when the network drops the
+    /// phones); returns how many it closed.
+    pub async fn drop_websockets(&self) -> anyhow::Result<usize> {
+        let dump = self.rpc("ws.dump", serde_json::json!([])).await?;
+        // Each connection is a line "<id>: ws:<ip>:<port> -> ws:<ip>:<port> (state: ...)".
+        let ids: Vec<i64> = dump["connections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str()?.split(':').next()?.trim().parse().ok())
+            .collect();
+        for id in &ids {
+            self.rpc("ws.close", serde_json::json!([id])).await?;
+        }
+        Ok(ids.len())
+    }
+
     /// Fails if Kamailio or rtpengine has exited.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         for guard in [&mut self.kamailio, &mut self.rtpengine]
@@ -341,6 +392,8 @@ impl Lab {
             cmd.arg("-A").arg(format!("{k}={v}"));
         }
         cmd.arg("-A")
+            .arg(format!("ROOM_GRACE=\"{}\"", c.room_grace.as_secs().max(1)))
+            .arg("-A")
             .arg(format!("GW_ADDR=\"sip:127.0.0.1:{}\"", c.gw_port))
             .arg("-A")
             .arg(format!("ROOM_ADDR=\"sip:127.0.0.1:{}\"", c.room_port));

@@ -4,7 +4,7 @@
 //! [`Stack::start`] brings up, on loopback and free ports:
 //! - a MariaDB with VICIdial's schema, its seed ([`seed`]: campaign `TESTCAMP`, statuses, pause
 //!   codes, hotkeys, callbacks, agents and their phones, leads) and the demo's own rows
-//!   ([`DEMO_ROWS`]: the telephony server and the phones pointed at the lab's Kamailio);
+//!   ([`DEMO_ROWS`]: the telephony server and the phones moved to the lab's Kamailio);
 //! - the SIP lab ([`lab`]): Kamailio (with JSON-RPC for the dialog list), rtpengine, and SIPp as
 //!   VICIdial's conference rooms ([`EchoRoom`]): a phone that joins its session conference is
 //!   answered and hears its own voice (the room always echoes; nothing in the lab mutes it
@@ -55,14 +55,21 @@ pub const GHL_SALE_PIPELINE: (&str, &str) = ("pipeSales", "stageWon");
 /// them).
 pub const RTP_PORTS: (u16, u16) = (30000, 30999);
 
-/// The demo's rows on top of the seed, with `{domain}` and `{ws_url}` filled in: the telephony
-/// server is the lab's Kamailio (its SIP domain as `server_ip`, as VICIdial names a server by
-/// its address), and every phone lives there. The seed's phones are webphones
+/// The telephony server's `server_ip`: the lab's Kamailio. VICIdial names a server by its IPv4
+/// address (`servers.server_ip` holds 15 characters and its screen's polls carry it).
+pub const TELEPHONY_SERVER_IP: &str = "127.0.0.1";
+
+/// The demo's rows on top of the seed, with `{server_ip}` ([`TELEPHONY_SERVER_IP`]),
+/// `{domain}` (the lab's SIP domain) and `{ws_url}` filled in: the telephony server is the lab's
+/// Kamailio and every phone lives there. The phones use the server's external address
+/// (`use_external_server_ip`, as VICIdial's WebRTC phones behind NAT do), which is the lab's
+/// SIP domain: Kamailio treats that name as itself on every port, which a bare 127.0.0.1 could
+/// not be (the SIPp parties listen there). The seed's phones are webphones
 /// (`is_webphone='Y'`), so dialdeck's softphone dials the session conference itself.
 pub const DEMO_ROWS: &[&str] = &[
-    "UPDATE servers SET server_ip = '{domain}', web_socket_url = '{ws_url}', \
-     external_server_ip = '', external_web_socket_url = ''",
-    "UPDATE phones SET server_ip = '{domain}'",
+    "UPDATE servers SET server_ip = '{server_ip}', web_socket_url = '{ws_url}', \
+     external_server_ip = '{domain}', external_web_socket_url = ''",
+    "UPDATE phones SET server_ip = '{server_ip}', use_external_server_ip = 'Y'",
     "UPDATE vicidial_campaigns SET campaign_name = 'Demo campaign' WHERE campaign_id = 'TESTCAMP'",
 ];
 
@@ -81,6 +88,8 @@ pub struct StackOptions {
     pub rtp_interface: IpAddr,
     /// How long after a manual dial the simulated customer answers.
     pub answer_after: Duration,
+    /// How long a phone's room call outlives its closed WebSocket ([`LabConfig::room_grace`]).
+    pub room_grace: Duration,
 }
 
 impl StackOptions {
@@ -91,6 +100,7 @@ impl StackOptions {
             listen: None,
             rtp_interface: IpAddr::V4(Ipv4Addr::LOCALHOST),
             answer_after: Duration::from_millis(300),
+            room_grace: lab::ROOM_GRACE,
         }
     }
 }
@@ -138,12 +148,16 @@ impl Stack {
         )
         .fetch_all(&db)
         .await?;
-        let mut lab = Lab::start_with(LabConfig::free_ports(opts.rtp_interface, RTP_PORTS, users)?)
-            .context("the SIP lab")?;
+        let mut lab = Lab::start_with(LabConfig {
+            room_grace: opts.room_grace,
+            ..LabConfig::free_ports(opts.rtp_interface, RTP_PORTS, users)?
+        })
+        .context("the SIP lab")?;
         let rooms = EchoRoom::start(&lab, free_media_port()?).context("the conference rooms")?;
         let ws_url = lab.ws_url();
         for sql in DEMO_ROWS {
             let sql = sql
+                .replace("{server_ip}", TELEPHONY_SERVER_IP)
                 .replace("{domain}", lab::DOMAIN)
                 .replace("{ws_url}", &ws_url);
             sqlx::query(&sql).execute(&db).await?;
@@ -159,7 +173,10 @@ impl Stack {
         )
         .await?;
         let rpc_url = lab.rpc_url().context("the lab has no JSON-RPC")?;
-        let telephony = Telephony::start(db.clone(), TelephonyOptions::new(rpc_url, lab::DOMAIN));
+        let telephony = Telephony::start(
+            db.clone(),
+            TelephonyOptions::new(rpc_url, TELEPHONY_SERVER_IP),
+        );
 
         let ghl = GhlSim::start(GhlConfig {
             pipelines: vec![(

@@ -3,7 +3,9 @@
 //! 1. the stack in-process: an agent logs in through the real login form in headless Chromium,
 //!    the phone registers with the lab's Kamailio and dials VICIdial's session conference
 //!    itself (a webphone), the telephony stand-in writes the phone's `live_sip_channels` row,
-//!    the room echoes (audio both ways by getStats), and the row goes when the phone hangs up;
+//!    the room echoes (audio both ways by getStats), the call and its row outlive a dropped
+//!    WebSocket, the row goes when the phone hangs up, and also when the browser dies without
+//!    hanging up;
 //! 2. the `dialdeck-demo` binary as a process: it prints its URL and the demo login, serves,
 //!    and SIGTERM stops it and every process below it.
 
@@ -20,7 +22,7 @@ use std::{
 use anyhow::{bail, Context};
 use dialdeck_e2e::{
     lab,
-    stack::{Stack, StackOptions, DEMO_PASSWORD, DEMO_USER},
+    stack::{Stack, StackOptions, DEMO_PASSWORD, DEMO_USER, TELEPHONY_SERVER_IP},
     ChromeDriver, DialdeckServer, Guard,
 };
 use softphone_lab::{runtime, Phone, SECS};
@@ -34,13 +36,14 @@ async fn sip_channels(db: &sqlx::MySqlPool) -> anyhow::Result<Vec<(String, Strin
     .await?)
 }
 
-/// Polls `live_sip_channels` until `done` holds for its rows; returns them.
+/// Polls `live_sip_channels` for up to `timeout` until `done` holds for its rows; returns them.
 async fn wait_channels(
     stack: &Stack,
     what: &str,
+    timeout: Duration,
     done: impl Fn(&[(String, String, String)]) -> bool,
 ) -> anyhow::Result<Vec<(String, String, String)>> {
-    let deadline = Instant::now() + SECS(10);
+    let deadline = Instant::now() + timeout;
     loop {
         let rows = sip_channels(&stack.db).await?;
         if done(&rows) {
@@ -56,6 +59,9 @@ async fn wait_channels(
     }
 }
 
+/// How long the room keeps a phone whose WebSocket closed (short, so the test is quick).
+const GRACE: Duration = Duration::from_secs(6);
+
 /// Test 1: the stack puts the agent's phone into VICIdial's session conference: the room's
 /// channel row comes and goes with the call, and the room echoes the phone's audio.
 #[test]
@@ -67,19 +73,22 @@ fn the_stacks_phone_joins_the_session_conference_hears_the_echo_and_leaves() {
     };
     runtime()
         .block_on(async {
-            let mut stack = Stack::start(StackOptions::for_tests(DialdeckServer::binary())).await?;
+            let mut stack = Stack::start(StackOptions {
+                room_grace: GRACE,
+                ..StackOptions::for_tests(DialdeckServer::binary())
+            })
+            .await?;
             assert!(
                 sip_channels(&stack.db).await?.is_empty(),
                 "nobody in a room yet"
             );
             let driver = ChromeDriver::start().await?;
             let browser = driver.browser(&[]).await?;
-            let phone =
-                Phone::log_in(browser, &stack.url, "cc1001", DEMO_USER, DEMO_PASSWORD).await?;
+            let phone = Phone::log_in(browser, &stack.url, "cc1001", DEMO_USER, DEMO_PASSWORD)
+                .await?;
             phone.wait_registered().await?;
             // VICIdial's screen logs in in the hidden frame; the webphone then dials the room.
-            let call = phone.wait_call("established", SECS(30)).await;
-            if let Err(e) = call {
+            if let Err(e) = phone.wait_call("established", SECS(30)).await {
                 bail!("{e:#}\n{}", stack.log_tails(30));
             }
             let conf_exten: String =
@@ -87,16 +96,15 @@ fn the_stacks_phone_joins_the_session_conference_hears_the_echo_and_leaves() {
                     .bind(DEMO_USER)
                     .fetch_one(&stack.db)
                     .await?;
-            assert!(
-                conf_exten.starts_with("86000"),
-                "a MeetMe room: {conf_exten}"
-            );
-            let rows = wait_channels(&stack, "the phone in its room", |r| !r.is_empty()).await?;
+            assert!(conf_exten.starts_with("86000"), "a MeetMe room: {conf_exten}");
+            let rows =
+                wait_channels(&stack, "the phone in its room", SECS(10), |r| !r.is_empty())
+                    .await?;
             assert_eq!(rows.len(), 1, "one channel: {rows:?}");
             let (channel, server_ip, extension) = &rows[0];
             assert!(channel.starts_with("SIP/cc1001-"), "{channel}");
             assert_eq!(channel.len(), "SIP/cc1001-".len() + 8, "{channel}");
-            assert_eq!(server_ip, lab::DOMAIN, "the phone's server_ip");
+            assert_eq!(server_ip, TELEPHONY_SERVER_IP, "the phone's server");
             assert_eq!(extension, &conf_exten, "the room is the session conference");
 
             // The room echoes: what comes back is what the phone sent, so audio went both ways.
@@ -110,26 +118,54 @@ fn the_stacks_phone_joins_the_session_conference_hears_the_echo_and_leaves() {
                 dump.contains(&format!("INVITE sip:{conf_exten}@")),
                 "the phone dialled the room itself"
             );
-            assert!(
-                dump.contains("RTP/AVP"),
-                "rtpengine offered plain RTP to the room"
+            assert!(dump.contains("RTP/AVP"), "rtpengine offered plain RTP to the room");
+
+            // The network drops the phone's WebSocket: it reconnects and recovers the call
+            // (re-INVITE), which keeps its room past the grace a closed connection gets.
+            assert!(stack.lab.drop_websockets().await? >= 1);
+            phone.wait_call("reconnecting", SECS(10)).await?;
+            phone.wait_call("established", SECS(20)).await?;
+            tokio::time::sleep(GRACE + SECS(3)).await;
+            assert_eq!(
+                sip_channels(&stack.db).await?,
+                rows,
+                "the same call is still in the room"
             );
+            let before: u64 = phone.quality("packetsReceived").await?.parse().unwrap_or(0);
+            phone
+                .browser
+                .wait_for(
+                    &format!(
+                        "Number(document.getElementById('phone-quality')?.dataset.packetsReceived) > {}",
+                        before + 50
+                    ),
+                    SECS(10),
+                    "the echo after the reconnection",
+                )
+                .await?;
 
             phone.click("phone-hangup").await?;
             phone.wait_call("ended", SECS(10)).await?;
-            wait_channels(&stack, "the row gone", |r| r.is_empty()).await?;
+            wait_channels(&stack, "the row gone", SECS(10), |r| r.is_empty()).await?;
 
             // The rooms keep running for the next call: the agent dials the room again.
             stack.rooms.check_running()?;
             phone.dial(&conf_exten).await?;
             phone.wait_call("established", SECS(15)).await?;
-            let again =
-                wait_channels(&stack, "the phone back in its room", |r| r.len() == 1).await?;
+            let again = wait_channels(&stack, "the phone back in its room", SECS(10), |r| {
+                r.len() == 1
+            })
+            .await?;
             assert_ne!(&again[0].0, channel, "a new channel for the new call");
             assert_eq!(again[0].2, conf_exten);
-            phone.click("phone-hangup").await?;
-            phone.wait_call("ended", SECS(10)).await?;
-            wait_channels(&stack, "the second row gone", |r| r.is_empty()).await?;
+
+            // The browser dies in the call (no BYE): the room lets the phone go after the grace.
+            drop(phone);
+            drop(driver);
+            wait_channels(&stack, "the dead phone's row gone", GRACE + SECS(10), |r| {
+                r.is_empty()
+            })
+            .await?;
             let errors = std::fs::read_to_string(&stack.rooms.errors).unwrap_or_default();
             assert!(
                 !errors.contains("Aborting call"),

@@ -329,8 +329,11 @@ impl Telephony {
     /// Starts polling Kamailio every [`TelephonyOptions::interval`] (needs a Tokio runtime).
     pub fn start(pool: MySqlPool, opts: TelephonyOptions) -> Telephony {
         let task = tokio::spawn(async move {
+            // Kamailio's xhttp closes every connection after its reply (set_reply_close), so a
+            // pooled connection would be dead the next time.
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("an HTTP client without TLS");
             let mut interval = tokio::time::interval(opts.interval);
