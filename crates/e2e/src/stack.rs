@@ -132,7 +132,10 @@ impl Stack {
     /// Debian on PATH).
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         let maria = MariaDb::start().context("MariaDB")?;
-        let name = maria.fresh_database().await?;
+        let name = maria
+            .fresh_database()
+            .await
+            .context("VICIdial's schema (DIALDECK_VICIDIAL_SCHEMA names the file)")?;
         let mut conn = maria.options(&name).connect().await?;
         seed::seed(&mut conn, false).await?;
         drop(conn);
@@ -186,7 +189,11 @@ impl Stack {
             ..GhlConfig::default()
         })
         .await
-        .map_err(|e| anyhow::anyhow!("the GHL simulator: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the GHL simulator: {e} (DIALDECK_GHL_SPEC_DIR names GHL's OpenAPI folder)"
+            )
+        })?;
 
         let db_url = maria.url(&name);
         let env: Vec<(&str, String)> = vec![

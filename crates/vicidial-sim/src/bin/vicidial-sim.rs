@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         ..SimOptions::default()
     };
     let sim = VicidialSim::start_on(pool.clone(), opts, ([127, 0, 0, 1], args.port).into()).await?;
-    let _telephony = match &args.kamailio_rpc {
+    let telephony = match &args.kamailio_rpc {
         Some(url) => {
             let server_ip = match args.server_ip {
                 Some(ip) => ip,
@@ -88,10 +88,12 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             };
-            println!("  telephony      {url} (dialogs) -> live_sip_channels of {server_ip}");
-            Some(Telephony::start(
-                pool.clone(),
-                TelephonyOptions::new(url.clone(), server_ip),
+            Some((
+                Telephony::start(
+                    pool.clone(),
+                    TelephonyOptions::new(url.clone(), server_ip.clone()),
+                ),
+                format!("{url} (dialogs) -> live_sip_channels of {server_ip}"),
             ))
         }
         None => None,
@@ -108,6 +110,9 @@ async fn main() -> anyhow::Result<()> {
         "  tcp            mysql://root@127.0.0.1:{}/{name}",
         db.port()
     );
+    if let Some((_, what)) = &telephony {
+        println!("  telephony      {what}");
+    }
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
