@@ -15,7 +15,7 @@ mod bench;
 mod bootstrap;
 mod util;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{os::unix::process::CommandExt, path::PathBuf, process::ExitCode};
 
 use util::{cargo, root, Fail, StatusOk};
 
@@ -101,7 +101,6 @@ fn run(args: &[String]) -> Result<(), Fail> {
         .args(args)
         .envs(reference)
         .current_dir(root());
-    use std::os::unix::process::CommandExt;
     let err = cmd.exec();
     Err(Fail(format!("cannot start the demo: {err}")))
 }

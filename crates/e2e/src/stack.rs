@@ -93,8 +93,9 @@ pub struct StackOptions {
 }
 
 impl StackOptions {
-    /// Loopback media, a free port for dialdeck, customers answering after 300 ms.
-    pub fn for_tests(dialdeck_bin: PathBuf) -> StackOptions {
+    /// Loopback media, a free port for dialdeck, customers answering after 300 ms, the lab's
+    /// usual grace for closed WebSockets.
+    pub fn new(dialdeck_bin: PathBuf) -> StackOptions {
         StackOptions {
             dialdeck_bin,
             listen: None,

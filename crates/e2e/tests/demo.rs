@@ -75,7 +75,7 @@ fn the_stacks_phone_joins_the_session_conference_hears_the_echo_and_leaves() {
         .block_on(async {
             let mut stack = Stack::start(StackOptions {
                 room_grace: GRACE,
-                ..StackOptions::for_tests(DialdeckServer::binary())
+                ..StackOptions::new(DialdeckServer::binary())
             })
             .await?;
             assert!(

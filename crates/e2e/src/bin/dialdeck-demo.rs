@@ -108,7 +108,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         listen: Some(args.listen),
         rtp_interface: args.rtp_address,
         answer_after: Duration::from_secs(2),
-        ..StackOptions::for_tests(args.dialdeck)
+        ..StackOptions::new(args.dialdeck)
     };
     println!("dialdeck-demo: starting MariaDB, the simulators, the SIP lab and dialdeck…");
     let mut stack = tokio::select! {
