@@ -18,10 +18,13 @@ const BINARYEN_VERSION: &str = "132.0.0";
 /// What the caller is about to do, and so what it needs.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    /// Build and run the product: wasm target, Trunk, wasm-bindgen-cli, wasm-opt (npm).
+    /// Build the product: wasm target, Trunk, wasm-bindgen-cli, wasm-opt (npm).
     Build,
-    /// Also everything the tests start: Chromium and its driver, MariaDB, Kamailio, rtpengine,
-    /// SIPp, network namespaces.
+    /// Also what the demo runs beside the binary (`cargo xtask run`): MariaDB, Kamailio with
+    /// its WebSocket module, rtpengine, SIPp. (The browser is the newcomer's own.)
+    Run,
+    /// Also everything the tests start: Chromium and its driver, Kamailio's TLS and extra
+    /// modules, network namespaces.
     Test,
 }
 
@@ -31,17 +34,21 @@ fn apt_packages(level: Level) -> Vec<&'static str> {
     if output("npm", &["--version"]).is_none() {
         pkgs.extend(["nodejs", "npm"]);
     }
+    if level >= Level::Run {
+        pkgs.extend([
+            "mariadb-server",
+            "kamailio",
+            "kamailio-websocket-modules",
+            "rtpengine-daemon",
+            "sip-tester",
+        ]);
+    }
     if level >= Level::Test {
         pkgs.extend([
             "chromium",
             "chromium-driver",
-            "mariadb-server",
-            "kamailio",
-            "kamailio-websocket-modules",
             "kamailio-tls-modules",
             "kamailio-extra-modules",
-            "rtpengine-daemon",
-            "sip-tester",
             "iproute2",
         ]);
     }

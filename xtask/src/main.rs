@@ -3,8 +3,9 @@
 //!
 //! - `bootstrap`: installs what the project needs, idempotently (see [`bootstrap`]).
 //! - `build`: release frontend (Trunk) embedded into the release server binary.
-//! - `run [-- ARGS]`: build, then run the single binary on its embedded defaults.
-//! - `dev`: the release binary against the VICIdial and GHL simulators (local development).
+//! - `run [-- ARGS]`: build, then run the demo (`dialdeck-demo`): the release binary against
+//!   the VICIdial and GHL simulators and the SIP lab, on http://127.0.0.1:8080; ARGS go to
+//!   the demo (`--listen`, `--rtp-address`). `dev` is the same.
 //! - `test`: everything CI checks: fmt, clippy, native tests, the release wasm build, and the
 //!   end-to-end tests against the real binary in headless Chromium.
 //! - `bench`: bundle size (and the benchmarks other crates register).
@@ -12,10 +13,9 @@
 
 mod bench;
 mod bootstrap;
-mod dev;
 mod util;
 
-use std::process::ExitCode;
+use std::{os::unix::process::CommandExt, path::PathBuf, process::ExitCode};
 
 use util::{cargo, root, Fail, StatusOk};
 
@@ -28,8 +28,7 @@ fn main() -> ExitCode {
     let result = match task {
         "bootstrap" => bootstrap::run(bootstrap::Level::Test).map(|_| ()),
         "build" => build(),
-        "run" => run(rest),
-        "dev" => dev::run(),
+        "run" | "dev" => run(rest),
         "test" => test(),
         "bench" => bench::run(),
         "trunk" => trunk(rest),
@@ -53,6 +52,10 @@ fn main() -> ExitCode {
 /// Builds the release frontend into `target/dist`, then the release server that embeds it.
 pub(crate) fn build() -> Result<(), Fail> {
     bootstrap::run(bootstrap::Level::Build)?;
+    build_release()
+}
+
+fn build_release() -> Result<(), Fail> {
     build_frontend()?;
     util::step("release server binary (embeds target/dist)");
     cargo(&["build", "--release", "-p", "dialdeck-server"]).status_ok()
@@ -72,22 +75,64 @@ fn trunk(args: &[String]) -> Result<(), Fail> {
     util::cmd("trunk", &args).current_dir(root()).status_ok()
 }
 
-/// `cargo xtask run`: builds and runs the single binary; extra arguments go to the server.
+/// `cargo xtask run`: builds the release server and the demo, then becomes the demo
+/// (`exec`), so Ctrl-C and SIGTERM reach it directly and it stops everything it started.
+/// Extra arguments go to the demo.
 fn run(args: &[String]) -> Result<(), Fail> {
-    build()?;
-    let bin = root().join("target/release/dialdeck");
-    let args: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "--")
-        .collect();
-    util::step(&format!("starting {}", bin.display()));
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.args(&args).current_dir(root());
-    if std::env::var_os("DIALDECK_DATA_DIR").is_none() {
-        cmd.env("DIALDECK_DATA_DIR", root().join("target/dialdeck-data"));
+    bootstrap::run(bootstrap::Level::Run)?;
+    let reference = reference_env()?;
+    build_release()?;
+    util::step("the demo (simulators and SIP lab, release)");
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "dialdeck-e2e",
+        "--bin",
+        "dialdeck-demo",
+    ])
+    .status_ok()?;
+    let release = root().join("target/release");
+    let args = args.iter().filter(|a| *a != "--");
+    util::step("starting the demo");
+    let mut cmd = std::process::Command::new(release.join("dialdeck-demo"));
+    cmd.arg("--dialdeck")
+        .arg(release.join("dialdeck"))
+        .args(args)
+        .envs(reference)
+        .current_dir(root());
+    let err = cmd.exec();
+    Err(Fail(format!("cannot start the demo: {err}")))
+}
+
+/// The simulators read VICIdial's schema and GHL's OpenAPI files from `shared/reference/`
+/// beside the repository (or where `DIALDECK_VICIDIAL_SCHEMA` and `DIALDECK_GHL_SPEC_DIR`
+/// say): checked here so a missing folder is one clear line, and passed on explicitly.
+fn reference_env() -> Result<Vec<(&'static str, PathBuf)>, Fail> {
+    let shared = root().join("../shared/reference");
+    let mut env = Vec::new();
+    for (var, default, what) in [
+        (
+            "DIALDECK_VICIDIAL_SCHEMA",
+            shared.join("vicidial-schema.sql"),
+            "VICIdial's schema",
+        ),
+        (
+            "DIALDECK_GHL_SPEC_DIR",
+            shared.join("ghl"),
+            "GHL's OpenAPI files",
+        ),
+    ] {
+        let path = std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+        if !path.exists() {
+            return Err(Fail(format!(
+                "{what} not found at {}: put the `shared/` folder next to the repository or set {var}",
+                path.display()
+            )));
+        }
+        env.push((var, path));
     }
-    cmd.status_ok()
+    Ok(env)
 }
 
 /// `cargo xtask test`: the README's test command and exactly what CI runs.

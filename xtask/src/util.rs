@@ -12,11 +12,17 @@ use std::{
 pub struct Fail(pub String);
 
 /// The workspace root (xtask lives one level below it).
+///
+/// From `CARGO_MANIFEST_DIR` as `cargo run` sets it for this run, not as it was when xtask was
+/// compiled: cargo hashes workspace paths relative to the workspace, so a `target/` copied
+/// from another checkout (a git worktree) keeps a fresh xtask built there, and the compiled-in
+/// path would build and run that other checkout.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().unwrap().to_path_buf()
 }
 
 /// Prints a step heading so a CI log reads as a list of what was checked.
@@ -191,7 +197,35 @@ fn count(summary: &str, what: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{count, root};
+
+    #[test]
+    fn the_workspace_is_the_one_cargo_runs_not_the_one_xtask_was_built_in() {
+        // A checkout whose target/ came from another one: cargo sets CARGO_MANIFEST_DIR for
+        // this run to this checkout's xtask.
+        let checkout = std::env::temp_dir().join(format!("xtask-root-{}", std::process::id()));
+        let xtask = checkout.join("xtask");
+        std::fs::create_dir_all(&xtask).unwrap();
+        std::fs::write(xtask.join("Cargo.toml"), "[package]\n").unwrap();
+        let compiled_in = std::env::var_os("CARGO_MANIFEST_DIR");
+        std::env::set_var("CARGO_MANIFEST_DIR", &xtask);
+        let found = root();
+        // A folder without the manifest is not taken.
+        std::env::set_var("CARGO_MANIFEST_DIR", checkout.join("nowhere"));
+        let fallback = root();
+        match compiled_in {
+            Some(v) => std::env::set_var("CARGO_MANIFEST_DIR", v),
+            None => std::env::remove_var("CARGO_MANIFEST_DIR"),
+        }
+        std::fs::remove_dir_all(&checkout).unwrap();
+        assert_eq!(found, checkout);
+        assert_eq!(
+            fallback,
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap()
+        );
+    }
 
     #[test]
     fn counts_cargo_test_summary() {

@@ -7,8 +7,9 @@
 pub mod crash;
 pub mod lab;
 pub mod process;
+pub mod stack;
 pub mod webdriver;
 
 pub use crash::CrashableServer;
-pub use process::{free_port, DialdeckServer, Guard};
+pub use process::{free_port, DialdeckOptions, DialdeckServer, Guard};
 pub use webdriver::{Browser, ChromeDriver};

@@ -44,6 +44,11 @@ impl Guard {
         self.child.id()
     }
 
+    /// Its standard output, when it was piped (once).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     /// Fails if the process has already exited.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
@@ -108,6 +113,19 @@ pub struct DialdeckServer {
     pub data_dir: tempfile::TempDir,
 }
 
+/// How [`DialdeckServer::start_with`] runs the binary.
+#[derive(Clone, Debug)]
+pub struct DialdeckOptions {
+    /// The binary.
+    pub binary: PathBuf,
+    /// Where it listens (port 0: a free one); a free port on 127.0.0.1 when `None`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where its log (stderr) goes; inherited when `None`.
+    pub log: Option<PathBuf>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
 impl DialdeckServer {
     /// The binary under test: `DIALDECK_BIN`, set by `cargo xtask test`.
     pub fn binary() -> PathBuf {
@@ -125,21 +143,47 @@ impl DialdeckServer {
 
     /// Starts the server with extra environment variables and waits until `/healthz` answers.
     pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<DialdeckServer> {
-        let port = free_port();
+        Self::start_with(DialdeckOptions {
+            binary: Self::binary(),
+            listen: None,
+            log: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+        .await
+    }
+
+    /// Starts the server as `opts` says, with a fresh data directory and only the environment
+    /// given (plus `PATH`), and waits until `/healthz` answers.
+    pub async fn start_with(opts: DialdeckOptions) -> anyhow::Result<DialdeckServer> {
+        // Port 0 means "any free one", resolved here so the URL is known.
+        let wanted = opts.listen.unwrap_or(([127, 0, 0, 1], 0).into());
+        let listen = TcpListener::bind(wanted)
+            .and_then(|l| l.local_addr())
+            .with_context(|| {
+                format!(
+                    "cannot listen on {wanted}: stop what listens there or choose another address"
+                )
+            })?;
         let data_dir = tempfile::tempdir()?;
-        let mut cmd = Command::new(Self::binary());
+        let mut cmd = Command::new(&opts.binary);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DIALDECK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("DIALDECK_LISTEN", listen.to_string())
             .env("DIALDECK_DATA_DIR", data_dir.path())
             .env("DIALDECK_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
+            .stdout(Stdio::null());
+        match &opts.log {
+            Some(path) => cmd.stderr(std::fs::File::create(path)?),
+            None => cmd.stderr(Stdio::inherit()),
+        };
+        for (k, v) in &opts.env {
             cmd.env(k, v);
         }
         let mut process = Guard::spawn("dialdeck", &mut cmd)?;
-        let url = format!("http://127.0.0.1:{port}");
+        let url = format!("http://{listen}");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             process.check_running()?;

@@ -64,6 +64,7 @@ mod screen;
 pub mod seed;
 mod sim;
 mod tables;
+pub mod telephony;
 
 pub use auth::vicidial_pass_hash;
 pub use screen::{LoginRefused, LOGIN_FORM_FIELDS};

@@ -2,9 +2,10 @@
 //!
 //! `mariadbd` runs as a child of a small `sh` watchdog whose standard input is a pipe from the
 //! test process: when the test process exits, however it exits, the pipe closes and the
-//! watchdog kills `mariadbd` by its PID, so no server outlives its tests. It listens on a
-//! Unix socket in its own temporary directory and on 127.0.0.1 (random port) only, and runs
-//! with `explicit_defaults_for_timestamp=0` as VICIdial's schema expects.
+//! watchdog kills `mariadbd` by its PID and removes its data, so no server (and no data
+//! directory) outlives its tests. It listens on a Unix socket in its own temporary directory
+//! and on 127.0.0.1 (random port) only, and runs with `explicit_defaults_for_timestamp=0` as
+//! VICIdial's schema expects.
 
 use std::{
     path::{Path, PathBuf},
@@ -69,8 +70,13 @@ impl MariaDb {
             sock = sock.display(),
             dir = dir.path().display(),
         );
-        // The watchdog: start mariadbd, wait for our stdin to close, then stop it by PID.
-        let script = format!("{mariadbd} & pid=$!; cat >/dev/null; kill -9 $pid; wait $pid");
+        // The watchdog: start mariadbd, wait for our stdin to close, then stop it by PID and
+        // remove its data directory (the shared server lives in a static, which is never
+        // dropped, so the TempDir cannot clean up after it: some 200 MB a test binary).
+        let script = format!(
+            "{mariadbd} & pid=$!; cat >/dev/null; kill -9 $pid; wait $pid; rm -rf '{dir}'",
+            dir = dir.path().display()
+        );
         let watchdog = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())

@@ -187,18 +187,29 @@ impl Phone {
             }
         }
         let browser = driver.browser_without(&omit, &extra).await?;
-        browser.goto(&server.url).await?;
+        Phone::log_in(browser, &server.url, user, agent, password).await
+    }
+
+    /// Logs `agent` (whose phone is `extension`) in through the login form at `url`.
+    pub async fn log_in(
+        browser: Browser,
+        url: &str,
+        extension: &'static str,
+        agent: &str,
+        password: &str,
+    ) -> anyhow::Result<Phone> {
+        browser.goto(url).await?;
         login(&browser, agent, password).await?;
         browser
             .wait_for(
                 "document.getElementById('phone-registration')",
                 SECS(15),
-                &format!("{user} logged in"),
+                &format!("{extension} logged in"),
             )
             .await?;
         Ok(Phone {
             browser,
-            name: user,
+            name: extension,
         })
     }
 

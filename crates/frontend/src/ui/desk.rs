@@ -278,6 +278,7 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
     let joined = RwSignal::new(None::<String>);
     let join_by_dialing = profile.phone.join_by_dialing;
     let prefix = profile.phone.conference_prefix.clone();
+    let rejoin_prefix = prefix.clone();
     let session_conf = Memo::new(move |_| {
         state.with(|s| {
             s.as_ref()
@@ -308,7 +309,13 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
             && joined.with(Option::is_some)
             && state.with(|s| s.as_ref().is_some_and(|s| !s.phone_in_session))
     });
-    let rejoin = Callback::new(move |_| joined.set(None));
+    // The agent asked: dial the room now (the effect above only dials once per session).
+    let rejoin = Callback::new(move |_| {
+        if let Some(conf) = session_conf.get_untracked().filter(|c| !c.is_empty()) {
+            joined.set(Some(conf.clone()));
+            phone::command(PhoneCommand::Dial(format!("{rejoin_prefix}{conf}")));
+        }
+    });
 
     // Keyboard shortcuts (the modal has its own; the page behind it is inert).
     let modal_open = expect_context::<ModalOpen>().0;
