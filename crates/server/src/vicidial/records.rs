@@ -93,25 +93,28 @@ pub async fn call_log_row(db: &MySqlPool, call: &CallRef) -> anyhow::Result<Opti
     }))
 }
 
-/// The `vicidial_log` row the Non-Agent API's `update_log_entry` would change for this lead in
-/// this campaign (the newest one): its (`uniqueid`, `user`).
-pub async fn newest_log_row(
+/// The `vicidial_log` rows the Non-Agent API's `update_log_entry` may change for this lead in
+/// this campaign: every row at the newest `call_date` (VICIdial orders by a one-second clock,
+/// so two calls in the same second are a tie it breaks arbitrarily), as (`uniqueid`, `user`).
+pub async fn newest_log_rows(
     db: &MySqlPool,
     lead_id: i64,
     campaign_id: &str,
-) -> anyhow::Result<Option<(String, String)>> {
-    let row = sqlx::query(
-        "SELECT uniqueid, COALESCE(user, '') AS user FROM vicidial_log WHERE lead_id = ? AND campaign_id = ? \
-         ORDER BY call_date DESC, start_epoch DESC LIMIT 1",
+) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT uniqueid, COALESCE(user, '') AS user FROM vicidial_log \
+         WHERE lead_id = ? AND campaign_id = ? AND call_date = \
+           (SELECT MAX(call_date) FROM vicidial_log WHERE lead_id = ? AND campaign_id = ?)",
     )
     .bind(lead_id)
     .bind(campaign_id)
-    .fetch_optional(db)
+    .bind(lead_id)
+    .bind(campaign_id)
+    .fetch_all(db)
     .await?;
-    Ok(match row {
-        Some(r) => Some((r.try_get("uniqueid")?, r.try_get("user")?)),
-        None => None,
-    })
+    rows.iter()
+        .map(|r| Ok((r.try_get("uniqueid")?, r.try_get("user")?)))
+        .collect()
 }
 
 /// The agent's callback rights in the campaign, VICIdial's local today, and `at` in local time.

@@ -222,15 +222,17 @@ impl VicidialTarget {
 
     /// Whether the row `update_log_entry` would change (the newest `vicidial_log` row of the
     /// lead in the campaign: it finds the row by the lead, not by the call) is this
-    /// disposition's call. Another agent may have called the lead since; their row is theirs.
+    /// disposition's call. Another agent may have called the lead since; their row is theirs,
+    /// and so is a row tied with ours at the same second (VICIdial could pick either).
     async fn log_row_is_ours(&self, d: &Disposition) -> Result<bool, ApplyError> {
-        let newest = records::newest_log_row(&self.v.db, d.lead.lead_id, &d.campaign_id)
+        let newest = records::newest_log_rows(&self.v.db, d.lead.lead_id, &d.campaign_id)
             .await
             .map_err(db_down)?;
-        Ok(match (newest, &d.call.vicidial_uniqueid) {
-            (None, _) => true, // update_log_entry says so itself
-            (Some((uniqueid, _)), Some(ours)) => &uniqueid == ours,
-            (Some((_, user)), None) => user == d.agent_user,
+        Ok(match (newest.as_slice(), &d.call.vicidial_uniqueid) {
+            ([], _) => true, // update_log_entry says so itself
+            ([(uniqueid, _)], Some(ours)) => uniqueid == ours,
+            ([(_, user)], None) => *user == d.agent_user,
+            _ => false,
         })
     }
 

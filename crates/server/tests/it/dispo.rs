@@ -171,6 +171,8 @@ async fn reconciling_never_rewrites_a_later_call_of_the_lead() {
     let (lab, ada, bea) = two_agents().await;
     let (lead, ada_call) = lab.call(&ada, json!({"lead_id": 5})).await;
     lab.sim.screen_gone("1001");
+    // `call_date` has one-second resolution: Bea calls in a later second, as she would.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (bea_lead, _) = lab.call(&bea, json!({"lead_id": 5})).await;
     assert_eq!(bea_lead, lead);
     let bea_log = log_status(&lab, lead).await;
