@@ -3,14 +3,14 @@
 //! this form's fields only: once logged in the form is gone, and the server keeps what
 //! VICIdial's own screen needs.
 
-use dialdeck_shared::{AgentProfile, CampaignOption, LoginRequest, RuntimeConfig};
-use leptos::prelude::*;
-
-use crate::shell::{
+use dialdeck_shared::{CampaignOption, LoginRequest, RuntimeConfig};
+use dialdeck_web::{
     focus,
     http::{self, HttpError},
-    time,
+    text, time,
 };
+use leptos::prelude::*;
+use wasm_bindgen::JsValue;
 
 /// The sentence for a failed login step. `retry_in` is the seconds left before the server
 /// takes another attempt (`too_many_attempts` with `Retry-After`).
@@ -28,7 +28,7 @@ pub fn login_error_text(err: &HttpError, retry_in: Option<u64>) -> String {
         "too_many_attempts" => match retry_in {
             Some(secs) if secs > 0 => {
                 let mut s = String::from("Too many login attempts. Try again in ");
-                s.push_str(&super::words::wait_text(0, secs as i64));
+                s.push_str(&text::wait_text(0, secs as i64));
                 s.push('.');
                 s
             }
@@ -59,11 +59,11 @@ struct Failure {
 }
 
 /// The login form. Logging in is possible only when the server says it is available; a
-/// successful login sets `agent`.
+/// successful login sets `agent` to the profile's JSON (the desk decodes it).
 #[component]
 pub fn LoginScreen(
     config: Signal<Option<RuntimeConfig>>,
-    agent: RwSignal<Option<AgentProfile>>,
+    agent: RwSignal<Option<JsValue>, LocalStorage>,
 ) -> impl IntoView {
     let user = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -95,7 +95,7 @@ pub fn LoginScreen(
     });
     let login = Action::new_local(|req: &LoginRequest| {
         let req = req.clone();
-        async move { http::post_json::<_, AgentProfile>("/api/login", &req).await }
+        async move { http::post_value("/api/login", &req).await }
     });
     Effect::new(move |_| match campaigns.value().get() {
         Some(Ok(list)) => {
@@ -135,6 +135,17 @@ pub fn LoginScreen(
     });
 
     let available = move || config.get().is_some_and(|c| c.login_available);
+    // Once the form can be used: mark the moment and fetch the desk while the agent types.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        if !available() {
+            return false;
+        }
+        request_animation_frame(crate::desk::login_ready);
+        true
+    });
     let busy = move || campaigns.pending().get() || login.pending().get();
     let wait_secs = move || {
         failure.with(|f| {

@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
-use super::time;
+use crate::{text::push_number, time};
 
 /// Why a call to our server failed, in words the agent can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +52,19 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, HttpError> {
     decode(send("GET", path, None).await?)
 }
 
+/// `GET path`, the JSON answer as the browser parsed it (`null` without a body): for an
+/// answer this module only passes on (the login page hands the agent's profile to the desk
+/// without decoding it, so its decoder is not in the first load).
+pub async fn get_value(path: &str) -> Result<JsValue, HttpError> {
+    Ok(send("GET", path, None).await?.json)
+}
+
+/// `POST path` with a JSON body, the JSON answer as the browser parsed it (see
+/// [`get_value`]).
+pub async fn post_value<B: Serialize>(path: &str, body: &B) -> Result<JsValue, HttpError> {
+    Ok(send("POST", path, Some(json_body(body)?)).await?.json)
+}
+
 /// `POST path` with a JSON body, decoding a JSON answer.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
@@ -79,6 +92,11 @@ fn json_body<B: Serialize>(body: &B) -> Result<JsValue, HttpError> {
         .map_err(|e| HttpError::BadResponse(format!("{e:?}")))
 }
 
+/// Decodes JSON the browser parsed (from [`get_value`] or [`post_value`]).
+pub fn decode_value<T: DeserializeOwned>(json: JsValue) -> Result<T, HttpError> {
+    serde_wasm_bindgen::from_value(json).map_err(|e| HttpError::BadResponse(e.to_string()))
+}
+
 /// A success answer's status and JSON (`null` without a body).
 struct Answer {
     status: u16,
@@ -89,8 +107,13 @@ struct Answer {
 /// anything else. Only this step is generic, so each answer type adds a decoder, not a
 /// copy of the whole request.
 fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, HttpError> {
-    serde_wasm_bindgen::from_value(answer.json)
-        .map_err(|e| HttpError::BadResponse(format!("HTTP {}: {e}", answer.status)))
+    serde_wasm_bindgen::from_value(answer.json).map_err(|e| {
+        let mut why = String::from("HTTP ");
+        push_number(&mut why, u64::from(answer.status));
+        why.push_str(": ");
+        why.push_str(&e.to_string());
+        HttpError::BadResponse(why)
+    })
 }
 
 async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer, HttpError> {
@@ -139,9 +162,13 @@ async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer,
     }
     let body = json
         .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())
-        .unwrap_or_else(|| ApiErrorBody {
-            code: "http_error".into(),
-            message: format!("the server answered HTTP {status}"),
+        .unwrap_or_else(|| {
+            let mut message = String::from("the server answered HTTP ");
+            push_number(&mut message, u64::from(status));
+            ApiErrorBody {
+                code: "http_error".into(),
+                message,
+            }
         });
     Err(HttpError::Api {
         status,
