@@ -4,10 +4,10 @@
 
 use dialdeck_shared::RuntimeConfig;
 use dialdeck_web::{
-    http::{self, HttpError},
+    http,
     status::{ServerLink, StatusLine},
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::JsValue;
 
 use crate::{desk, login::LoginScreen};
@@ -36,16 +36,23 @@ fn desk_failed_text(why: &str) -> String {
 /// The login page, until an agent is logged in; then the desk module takes over.
 #[component]
 pub fn App() -> impl IntoView {
-    let config = LocalResource::new(|| async {
-        let json = http::get_value("/api/config").await?;
-        let cfg = http::decode_value::<RuntimeConfig>(json.clone())?;
-        Ok::<_, HttpError>((cfg, json))
-    });
-    let me = LocalResource::new(|| http::get_value("/api/me"));
-    let link = Signal::derive(move || match config.get() {
-        None => ServerLink::Connecting,
-        Some(Ok((cfg, _))) => ServerLink::Connected(cfg),
-        Some(Err(e)) => ServerLink::Failed(e),
+    // Plain tasks and signals rather than resources: the first load carries as little of
+    // Leptos's async machinery as it can.
+    let link = RwSignal::new(ServerLink::Connecting);
+    // `/api/config`'s JSON as the browser parsed it, passed on to the desk.
+    let config_json = StoredValue::new_local(JsValue::NULL);
+    spawn_local(async move {
+        let answer = match http::get_value("/api/config").await {
+            Ok(json) => http::read_js::<RuntimeConfig>(json.clone()).map(|cfg| (cfg, json)),
+            Err(e) => Err(e),
+        };
+        link.set(match answer {
+            Ok((cfg, json)) => {
+                config_json.set_value(json);
+                ServerLink::Connected(cfg)
+            }
+            Err(e) => ServerLink::Failed(e),
+        });
     });
     let runtime = Signal::derive(move || match link.get() {
         ServerLink::Connected(cfg) => Some(cfg),
@@ -56,15 +63,13 @@ pub fn App() -> impl IntoView {
     // `false` until `/api/me` has answered: the login form does not flash up before we know
     // whether the agent needs it.
     let known = RwSignal::new(false);
-    Effect::new(move |_| {
-        if let Some(answer) = me.get() {
-            if let Ok(profile) = answer {
-                if profile.is_object() {
-                    agent.set(Some(profile));
-                }
+    spawn_local(async move {
+        if let Ok(profile) = http::get_value("/api/me").await {
+            if profile.is_object() {
+                agent.set(Some(profile));
             }
-            known.set(true);
         }
+        known.set(true);
     });
     let handover = RwSignal::new(Handover::NotYet);
     Effect::new(move |_| {
@@ -73,11 +78,8 @@ pub fn App() -> impl IntoView {
             return;
         }
         handover.set(Handover::Loading);
-        let config = match config.get_untracked() {
-            Some(Ok((_, json))) => json,
-            _ => JsValue::NULL,
-        };
-        leptos::task::spawn_local(async move {
+        let config = config_json.get_value();
+        spawn_local(async move {
             handover.set(match desk::start(&config, &profile).await {
                 Ok(()) => Handover::Done,
                 Err(why) => Handover::Failed(why),
@@ -110,7 +112,7 @@ pub fn App() -> impl IntoView {
         Some(view! {
             <div class="app">
                 {page}
-                <StatusLine link=link />
+                <StatusLine link=link.into() />
             </div>
         })
     }

@@ -7,7 +7,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
-use crate::{text::push_number, time};
+use crate::{
+    js::{FromJs, ToJs},
+    text::push_number,
+    time,
+};
 
 /// Why a call to our server failed, in words the agent can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,16 +57,34 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, HttpError> {
 }
 
 /// `GET path`, the JSON answer as the browser parsed it (`null` without a body): for an
-/// answer this module only passes on (the login page hands the agent's profile to the desk
-/// without decoding it, so its decoder is not in the first load).
+/// answer read by hand or only passed on (the login page hands the agent's profile to the
+/// desk without decoding it, so its decoder is not in the first load).
 pub async fn get_value(path: &str) -> Result<JsValue, HttpError> {
     Ok(send("GET", path, None).await?.json)
 }
 
-/// `POST path` with a JSON body, the JSON answer as the browser parsed it (see
-/// [`get_value`]).
-pub async fn post_value<B: Serialize>(path: &str, body: &B) -> Result<JsValue, HttpError> {
-    Ok(send("POST", path, Some(json_body(body)?)).await?.json)
+/// `POST path` with a JSON body written by hand, reading the answer by hand (see
+/// [`crate::js`]: the login page's calls, without serde).
+pub async fn post_js<B: ToJs, T: FromJs>(path: &str, body: &B) -> Result<T, HttpError> {
+    let answer = send("POST", path, Some(stringify(&body.to_js())?)).await?;
+    read_js(answer.json)
+}
+
+/// `POST path` with a JSON body written by hand, the JSON answer as the browser parsed it.
+pub async fn post_js_value<B: ToJs>(path: &str, body: &B) -> Result<JsValue, HttpError> {
+    Ok(send("POST", path, Some(stringify(&body.to_js())?)).await?.json)
+}
+
+/// Reads JSON the browser parsed by hand (see [`crate::js`]).
+pub fn read_js<T: FromJs>(json: JsValue) -> Result<T, HttpError> {
+    T::from_js(&json)
+        .ok_or_else(|| HttpError::BadResponse("the answer does not have the expected fields".into()))
+}
+
+fn stringify(v: &JsValue) -> Result<JsValue, HttpError> {
+    js_sys::JSON::stringify(v)
+        .map(Into::into)
+        .map_err(js_err(HttpError::BadResponse))
 }
 
 /// `POST path` with a JSON body, decoding a JSON answer.
@@ -90,11 +112,6 @@ fn json_body<B: Serialize>(body: &B) -> Result<JsValue, HttpError> {
         .and_then(|v| js_sys::JSON::stringify(&v).map_err(Into::into))
         .map(Into::into)
         .map_err(|e| HttpError::BadResponse(format!("{e:?}")))
-}
-
-/// Decodes JSON the browser parsed (from [`get_value`] or [`post_value`]).
-pub fn decode_value<T: DeserializeOwned>(json: JsValue) -> Result<T, HttpError> {
-    serde_wasm_bindgen::from_value(json).map_err(|e| HttpError::BadResponse(e.to_string()))
 }
 
 /// A success answer's status and JSON (`null` without a body).
@@ -161,7 +178,7 @@ async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer,
         });
     }
     let body = json
-        .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())
+        .and_then(|j| ApiErrorBody::from_js(&j))
         .unwrap_or_else(|| {
             let mut message = String::from("the server answered HTTP ");
             push_number(&mut message, u64::from(status));

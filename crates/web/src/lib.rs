@@ -7,6 +7,7 @@
 
 pub mod focus;
 pub mod http;
+pub mod js;
 pub mod status;
 pub mod text;
 pub mod time;
