@@ -72,13 +72,16 @@ pub async fn post_js<B: ToJs, T: FromJs>(path: &str, body: &B) -> Result<T, Http
 
 /// `POST path` with a JSON body written by hand, the JSON answer as the browser parsed it.
 pub async fn post_js_value<B: ToJs>(path: &str, body: &B) -> Result<JsValue, HttpError> {
-    Ok(send("POST", path, Some(stringify(&body.to_js())?)).await?.json)
+    Ok(send("POST", path, Some(stringify(&body.to_js())?))
+        .await?
+        .json)
 }
 
 /// Reads JSON the browser parsed by hand (see [`crate::js`]).
 pub fn read_js<T: FromJs>(json: JsValue) -> Result<T, HttpError> {
-    T::from_js(&json)
-        .ok_or_else(|| HttpError::BadResponse("the answer does not have the expected fields".into()))
+    T::from_js(&json).ok_or_else(|| {
+        HttpError::BadResponse("the answer does not have the expected fields".into())
+    })
 }
 
 fn stringify(v: &JsValue) -> Result<JsValue, HttpError> {

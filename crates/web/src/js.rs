@@ -77,7 +77,10 @@ impl<T: FromJs> FromJs for Vec<T> {
         if !Array::is_array(v) {
             return None;
         }
-        Array::from(v).iter().map(|item| T::from_js(&item)).collect()
+        Array::from(v)
+            .iter()
+            .map(|item| T::from_js(&item))
+            .collect()
     }
 }
 

@@ -176,7 +176,6 @@ fn push_two(s: &mut String, n: u64) {
     s.push(char::from(b'0' + (n % 10) as u8));
 }
 
-
 /// A sync target's name for people.
 pub fn target_name(target: &str) -> &str {
     match target {
