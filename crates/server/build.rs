@@ -3,8 +3,14 @@
 //! For every file it writes gzip and brotli copies into `OUT_DIR` (only when they are smaller)
 //! and generates a static table the server serves from, so compression costs nothing per
 //! request. It also hashes every inline `<script>` of `index.html` so the Content-Security-Policy
-//! can allow exactly Trunk's loader and nothing else. Without a built frontend the table is empty
-//! and the server says so on `/`.
+//! can allow exactly Trunk's loader (and the desk loader beside it) and nothing else. Without a
+//! built frontend the table is empty and the server says so on `/`.
+//!
+//! Trunk leaves the desk module (`data-type="worker"` in `index.html`: built, not loaded) and
+//! the desk's style sheets (`copy-file`) without a hash in their names; here they get one
+//! (`dialdeck-desk-<hash>.js`, `…_bg.wasm`, `desk-<hash>.css`) and `index.html` is rewritten to
+//! match, so they are cached as immutably as the login page's files and a new build is never
+//! mixed with an old one.
 
 use std::{
     env, fs,
@@ -32,15 +38,34 @@ fn main() {
     }
     files.sort();
 
+    let renames: Vec<(String, String)> = files
+        .iter()
+        .filter_map(|rel| {
+            let url = format!("/{}", rel.replace('\\', "/"));
+            let raw = fs::read(dist.join(rel)).unwrap();
+            content_hashed(&url, &raw).map(|new| (url, new))
+        })
+        .collect();
+
     let mut table = String::from("&[\n");
     let mut script_hashes = Vec::new();
     for (i, rel) in files.iter().enumerate() {
-        let src = dist.join(rel);
+        let mut src = dist.join(rel);
         println!("cargo:rerun-if-changed={}", src.display());
-        let raw = fs::read(&src).unwrap();
-        let url = format!("/{}", rel.replace('\\', "/"));
+        let mut raw = fs::read(&src).unwrap();
+        let mut url = format!("/{}", rel.replace('\\', "/"));
+        if let Some((_, new)) = renames.iter().find(|(old, _)| *old == url) {
+            url = new.clone();
+        }
         if url == "/index.html" {
-            script_hashes = inline_script_hashes(&String::from_utf8_lossy(&raw));
+            let mut html = String::from_utf8(raw).expect("index.html is UTF-8");
+            for (old, new) in &renames {
+                html = html.replace(old.as_str(), new);
+            }
+            script_hashes = inline_script_hashes(&html);
+            raw = html.into_bytes();
+            src = out.join("index.html");
+            fs::write(&src, &raw).unwrap();
         }
         let compressible = is_compressible(&url);
         let gz = compressible
@@ -132,6 +157,22 @@ fn is_hashed(path: &str) -> bool {
     let stem = file.split('.').next().unwrap_or(file);
     stem.split(['-', '_'])
         .any(|part| part.len() >= 8 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The content-hashed URL for a JavaScript, wasm or CSS file Trunk left unhashed (`name.js`
+/// becomes `name-<hash>.js`, `name_bg.wasm` becomes `name-<hash>_bg.wasm`, `name.css`
+/// `name-<hash>.css`), `None` for other files.
+fn content_hashed(url: &str, raw: &[u8]) -> Option<String> {
+    if is_hashed(url) {
+        return None;
+    }
+    let hash = &hex(&Sha256::digest(raw))[..16];
+    if let Some(stem) = url.strip_suffix("_bg.wasm") {
+        Some(format!("{stem}-{hash}_bg.wasm"))
+    } else {
+        let (stem, ext) = url.rsplit_once('.')?;
+        matches!(ext, "js" | "css").then(|| format!("{stem}-{hash}.{ext}"))
+    }
 }
 
 fn inline_script_hashes(html: &str) -> Vec<String> {

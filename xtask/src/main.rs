@@ -49,7 +49,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Builds the release frontend into `target/dist`, then the release server that embeds it.
+/// Builds the release frontend into `target/dist` (both browser modules: `index.html` names
+/// the login page and the desk, see `crates/frontend`), then the release server that embeds it.
 pub(crate) fn build() -> Result<(), Fail> {
     bootstrap::run(bootstrap::Level::Build)?;
     build_release()
@@ -156,11 +157,15 @@ fn test() -> Result<(), Fail> {
         "warnings",
     ])
     .status_ok()?;
-    util::step("cargo clippy (frontend and sip for wasm32)");
+    util::step("cargo clippy (the browser crates and sip for wasm32)");
     cargo(&[
         "clippy",
         "-p",
         "dialdeck-frontend",
+        "-p",
+        "dialdeck-desk",
+        "-p",
+        "dialdeck-web",
         "-p",
         "dialdeck-sip",
         "--target",

@@ -74,6 +74,90 @@ async fn login_screen_renders_without_console_errors() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first load is the login page alone (html, its style sheet, its module's JS and wasm: what
+/// Chromium fetched), within 104 KB at the server's gzip; the desk module and its style sheets
+/// come only when the loader asks for them, allowed by the CSP, without console errors.
+#[tokio::test]
+async fn the_first_load_is_the_login_page_within_104_kb_gzip() -> anyhow::Result<()> {
+    const BUDGET: usize = 104_000;
+    let server = DialdeckServer::start(&[]).await?;
+    let driver = ChromeDriver::start().await?;
+    let browser = driver.browser(&[]).await?;
+    browser.goto(&server.url).await?;
+    browser
+        .wait_for(
+            "document.querySelector('#login-form') \
+             && (document.querySelector('#connection-status')||{}).textContent.includes('Server connected')",
+            Duration::from_secs(15),
+            "the login form",
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fetched = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)",
+            serde_json::json!([]),
+        )
+        .await?;
+    let mut paths: Vec<String> = fetched
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .filter(|p| !p.starts_with("/api/"))
+        .collect();
+    paths.sort();
+    assert_eq!(paths.len(), 3, "login css, js and wasm only: {paths:?}");
+    for (prefix, suffix) in [
+        ("/login-", ".css"),
+        ("/dialdeck-frontend-", ".js"),
+        ("/dialdeck-frontend-", "_bg.wasm"),
+    ] {
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.starts_with(prefix) && p.ends_with(suffix)),
+            "{prefix}*{suffix} in {paths:?}"
+        );
+    }
+    let http = reqwest::Client::new();
+    let mut total = 0;
+    for path in std::iter::once("/".to_string()).chain(paths) {
+        let res = http
+            .get(format!("{}{path}", server.url.trim_end_matches('/')))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .send()
+            .await?;
+        assert_eq!(res.status(), 200, "{path}");
+        total += res.bytes().await?.len();
+    }
+    assert!(total <= BUDGET, "first load {total} bytes gzip > {BUDGET}");
+
+    browser
+        .execute("window.dialdeckDesk.prefetch()", serde_json::json!([]))
+        .await?;
+    browser
+        .wait_for(
+            "(() => { const p = performance.getEntriesByType('resource').map(e => new URL(e.name).pathname); \
+             return [/^\\/dialdeck-desk-[0-9a-f]{16}\\.js$/, /^\\/dialdeck-desk-[0-9a-f]{16}_bg\\.wasm$/, \
+                     /^\\/desk-[0-9a-f]{16}\\.css$/, /^\\/phone-[0-9a-f]{16}\\.css$/] \
+               .every(r => p.some(x => r.test(x))) \
+               && document.querySelectorAll('link[rel=stylesheet]').length === 3; })()",
+            Duration::from_secs(15),
+            "the desk module and its style sheets",
+        )
+        .await?;
+    let errors: Vec<_> = browser
+        .console()
+        .await?
+        .into_iter()
+        .filter(|e| e.level == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+    browser.close().await?;
+    Ok(())
+}
+
 /// Hashed assets are immutable and precompressed; index.html is revalidated; unknown app routes
 /// fall back to index.html; missing files are 404.
 #[tokio::test]

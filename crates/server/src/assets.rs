@@ -116,4 +116,40 @@ mod tests {
             }
         }
     }
+
+    /// The desk module and its style sheets, which Trunk leaves unhashed, are embedded under
+    /// content-hashed names (cached forever like the login page's files), and `index.html`
+    /// names exactly those.
+    #[test]
+    fn both_modules_and_every_style_sheet_are_hashed_and_named_by_index_html() {
+        let Some(index) = find("/index.html") else {
+            return; // built without a frontend: nothing embedded
+        };
+        let html = std::str::from_utf8(index.raw).unwrap();
+        let code: Vec<&Asset> = ASSETS
+            .iter()
+            .filter(|a| [".js", ".wasm", ".css"].iter().any(|e| a.path.ends_with(e)))
+            .collect();
+        for prefix in [
+            "/dialdeck-frontend-",
+            "/dialdeck-desk-",
+            "/login-",
+            "/desk-",
+            "/phone-",
+        ] {
+            assert!(
+                code.iter().any(|a| a.path.starts_with(prefix)),
+                "{prefix}* embedded: {:?}",
+                code.iter().map(|a| a.path).collect::<Vec<_>>()
+            );
+        }
+        for asset in code {
+            assert!(asset.immutable, "{} is not content-hashed", asset.path);
+            let quoted = html.contains(&format!("\"{}\"", asset.path))
+                || html.contains(&format!("'{}'", asset.path))
+                || html.contains(&format!("={} ", asset.path))
+                || html.contains(&format!("={}>", asset.path));
+            assert!(quoted, "index.html does not name {}", asset.path);
+        }
+    }
 }

@@ -7,7 +7,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
-use super::time;
+use crate::{
+    js::{FromJs, ToJs},
+    text::push_number,
+    time,
+};
 
 /// Why a call to our server failed, in words the agent can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +56,40 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, HttpError> {
     decode(send("GET", path, None).await?)
 }
 
+/// `GET path`, the JSON answer as the browser parsed it (`null` without a body): for an
+/// answer read by hand or only passed on (the login page hands the agent's profile to the
+/// desk without decoding it, so its decoder is not in the first load).
+pub async fn get_value(path: &str) -> Result<JsValue, HttpError> {
+    Ok(send("GET", path, None).await?.json)
+}
+
+/// `POST path` with a JSON body written by hand, reading the answer by hand (see
+/// [`crate::js`]: the login page's calls, without serde).
+pub async fn post_js<B: ToJs, T: FromJs>(path: &str, body: &B) -> Result<T, HttpError> {
+    let answer = send("POST", path, Some(stringify(&body.to_js())?)).await?;
+    read_js(answer.json)
+}
+
+/// `POST path` with a JSON body written by hand, the JSON answer as the browser parsed it.
+pub async fn post_js_value<B: ToJs>(path: &str, body: &B) -> Result<JsValue, HttpError> {
+    Ok(send("POST", path, Some(stringify(&body.to_js())?))
+        .await?
+        .json)
+}
+
+/// Reads JSON the browser parsed by hand (see [`crate::js`]).
+pub fn read_js<T: FromJs>(json: JsValue) -> Result<T, HttpError> {
+    T::from_js(&json).ok_or_else(|| {
+        HttpError::BadResponse("the answer does not have the expected fields".into())
+    })
+}
+
+fn stringify(v: &JsValue) -> Result<JsValue, HttpError> {
+    js_sys::JSON::stringify(v)
+        .map(Into::into)
+        .map_err(js_err(HttpError::BadResponse))
+}
+
 /// `POST path` with a JSON body, decoding a JSON answer.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
@@ -89,8 +127,13 @@ struct Answer {
 /// anything else. Only this step is generic, so each answer type adds a decoder, not a
 /// copy of the whole request.
 fn decode<T: DeserializeOwned>(answer: Answer) -> Result<T, HttpError> {
-    serde_wasm_bindgen::from_value(answer.json)
-        .map_err(|e| HttpError::BadResponse(format!("HTTP {}: {e}", answer.status)))
+    serde_wasm_bindgen::from_value(answer.json).map_err(|e| {
+        let mut why = String::from("HTTP ");
+        push_number(&mut why, u64::from(answer.status));
+        why.push_str(": ");
+        why.push_str(&e.to_string());
+        HttpError::BadResponse(why)
+    })
 }
 
 async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer, HttpError> {
@@ -138,10 +181,14 @@ async fn send(method: &str, path: &str, body: Option<JsValue>) -> Result<Answer,
         });
     }
     let body = json
-        .and_then(|j| serde_wasm_bindgen::from_value::<ApiErrorBody>(j).ok())
-        .unwrap_or_else(|| ApiErrorBody {
-            code: "http_error".into(),
-            message: format!("the server answered HTTP {status}"),
+        .and_then(|j| ApiErrorBody::from_js(&j))
+        .unwrap_or_else(|| {
+            let mut message = String::from("the server answered HTTP ");
+            push_number(&mut message, u64::from(status));
+            ApiErrorBody {
+                code: "http_error".into(),
+                message,
+            }
         });
     Err(HttpError::Api {
         status,

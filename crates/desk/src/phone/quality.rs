@@ -301,15 +301,20 @@ pub fn fixed(x: f64, decimals: u32) -> String {
     let sign = if scaled < 0 { "-" } else { "" };
     let abs = scaled.unsigned_abs();
     let (int, frac) = (abs / scale as u64, abs % scale as u64);
-    if decimals == 0 {
-        format!("{sign}{int}")
-    } else {
-        let mut f = frac.to_string();
-        while f.len() < decimals as usize {
-            f.insert(0, '0');
+    // Integer digits by hand: this runs for every stats sample, and `format!` is slow in wasm.
+    let mut s = String::with_capacity(12);
+    s.push_str(sign);
+    dialdeck_web::text::push_number(&mut s, int);
+    if decimals > 0 {
+        s.push('.');
+        let mut digits = String::with_capacity(decimals as usize);
+        dialdeck_web::text::push_number(&mut digits, frac);
+        for _ in digits.len()..decimals as usize {
+            s.push('0');
         }
-        format!("{sign}{int}.{f}")
+        s.push_str(&digits);
     }
+    s
 }
 
 impl std::fmt::Display for Summary {
@@ -360,6 +365,9 @@ mod tests {
         assert_eq!(fixed(-1.5, 0), "-2");
         assert_eq!(fixed(12.0, 2), "12.00");
         assert_eq!(fixed(f64::NAN, 1), "–");
+        assert_eq!(fixed(0.05, 1), "0.1");
+        assert_eq!(fixed(3.007, 3), "3.007");
+        assert_eq!(fixed(-0.4, 0), "0");
     }
 
     fn raw(at_ms: f64, recv: u64, sent: u64, lost: i64) -> RawStats {

@@ -5,6 +5,7 @@
 //! its state and sends commands.
 
 use dialdeck_shared::PhoneConfig;
+use dialdeck_web::text::push_number;
 use leptos::prelude::*;
 
 use super::phone::{DevicePicker, PhoneDiagnostics};
@@ -128,7 +129,13 @@ fn Item(
                     aria-label="Microphone level" aria-valuemin="0" aria-valuemax="100"
                     aria-valuenow=move || level.get() data-level=move || level.get()>
                     <span class="level-meter-fill"
-                        style:width=move || format!("{}%", level.get())></span>
+                        style:width=move || {
+                            // Every animation frame: no `format!`.
+                            let mut w = String::with_capacity(4);
+                            push_number(&mut w, u64::from(level.get()));
+                            w.push('%');
+                            w
+                        }></span>
                 </div>
             </div>
         }

@@ -3,6 +3,7 @@
 //! natively); the components only place them.
 
 use dialdeck_shared::{AgentState, AgentStatus, ScreenLink, SubStatus, TargetState, TargetStatus};
+pub use dialdeck_web::text::{push_number, wait_text};
 
 /// What the agent is doing, as the header shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,31 +174,6 @@ pub fn clock_text(secs: u64) -> String {
 fn push_two(s: &mut String, n: u64) {
     s.push(char::from(b'0' + (n / 10 % 10) as u8));
     s.push(char::from(b'0' + (n % 10) as u8));
-}
-
-/// Appends the decimal digits of `n`.
-pub fn push_number(s: &mut String, n: u64) {
-    if n >= 10 {
-        push_number(s, n / 10);
-    }
-    s.push(char::from(b'0' + (n % 10) as u8));
-}
-
-/// How long until `at` from `now`, for people: "20 s", "3 min", "2 h".
-pub fn wait_text(now: i64, at: i64) -> String {
-    let secs = (at - now).max(0) as u64;
-    let mut s = String::new();
-    if secs < 90 {
-        push_number(&mut s, secs);
-        s.push_str(" s");
-    } else if secs < 90 * 60 {
-        push_number(&mut s, secs.div_ceil(60));
-        s.push_str(" min");
-    } else {
-        push_number(&mut s, secs.div_ceil(3600));
-        s.push_str(" h");
-    }
-    s
 }
 
 /// A sync target's name for people.

@@ -3,14 +3,14 @@
 //! this form's fields only: once logged in the form is gone, and the server keeps what
 //! VICIdial's own screen needs.
 
-use dialdeck_shared::{AgentProfile, CampaignOption, LoginRequest, RuntimeConfig};
-use leptos::prelude::*;
-
-use crate::shell::{
+use dialdeck_shared::{CampaignOption, LoginRequest, RuntimeConfig};
+use dialdeck_web::{
     focus,
     http::{self, HttpError},
-    time,
+    text, time,
 };
+use leptos::{prelude::*, task::spawn_local};
+use wasm_bindgen::JsValue;
 
 /// The sentence for a failed login step. `retry_in` is the seconds left before the server
 /// takes another attempt (`too_many_attempts` with `Retry-After`).
@@ -28,7 +28,7 @@ pub fn login_error_text(err: &HttpError, retry_in: Option<u64>) -> String {
         "too_many_attempts" => match retry_in {
             Some(secs) if secs > 0 => {
                 let mut s = String::from("Too many login attempts. Try again in ");
-                s.push_str(&super::words::wait_text(0, secs as i64));
+                s.push_str(&text::wait_text(0, secs as i64));
                 s.push('.');
                 s
             }
@@ -59,11 +59,11 @@ struct Failure {
 }
 
 /// The login form. Logging in is possible only when the server says it is available; a
-/// successful login sets `agent`.
+/// successful login sets `agent` to the profile's JSON (the desk decodes it).
 #[component]
 pub fn LoginScreen(
     config: Signal<Option<RuntimeConfig>>,
-    agent: RwSignal<Option<AgentProfile>>,
+    agent: RwSignal<Option<JsValue>, LocalStorage>,
 ) -> impl IntoView {
     let user = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -89,53 +89,73 @@ pub fn LoginScreen(
         };
         failure.set(Some(Failure { error, retry_at_ms }));
     };
-    let campaigns = Action::new_local(|req: &LoginRequest| {
-        let req = req.clone();
-        async move { http::post_json::<_, Vec<CampaignOption>>("/api/login/campaigns", &req).await }
-    });
-    let login = Action::new_local(|req: &LoginRequest| {
-        let req = req.clone();
-        async move { http::post_json::<_, AgentProfile>("/api/login", &req).await }
-    });
-    Effect::new(move |_| match campaigns.value().get() {
-        Some(Ok(list)) => {
-            if list.is_empty() {
-                local_error.set(Some(
-                    "VICIdial allows your user no active campaign. Ask a supervisor.",
-                ));
-                return;
+    // Plain tasks and signals rather than actions: the first load carries as little of
+    // Leptos's async machinery as it can.
+    let campaigns_pending = RwSignal::new(false);
+    let login_pending = RwSignal::new(false);
+    let ask_campaigns = move |req: LoginRequest| {
+        campaigns_pending.set(true);
+        spawn_local(async move {
+            let answer =
+                http::post_js::<_, Vec<CampaignOption>>("/api/login/campaigns", &req).await;
+            campaigns_pending.set(false);
+            match answer {
+                Ok(list) => {
+                    if list.is_empty() {
+                        local_error.set(Some(
+                            "VICIdial allows your user no active campaign. Ask a supervisor.",
+                        ));
+                        return;
+                    }
+                    let only = list.len() == 1;
+                    campaign.set(list[0].campaign_id.clone());
+                    step.set(Step::Campaign(list));
+                    focus::focus_soon(if only {
+                        "login-submit"
+                    } else {
+                        "login-campaign"
+                    });
+                }
+                Err(e) => fail(e),
             }
-            let only = list.len() == 1;
-            campaign.set(list[0].campaign_id.clone());
-            step.set(Step::Campaign(list));
-            focus::focus_soon(if only {
-                "login-submit"
-            } else {
-                "login-campaign"
-            });
-        }
-        Some(Err(e)) => fail(e),
-        None => {}
-    });
-    Effect::new(move |_| match login.value().get() {
-        Some(Ok(profile)) => {
-            password.set(String::new());
-            agent.set(Some(profile));
-        }
-        Some(Err(e)) => {
-            if e.code() == Some("invalid_credentials") {
-                // The password changed between the steps: start again.
-                step.set(Step::Credentials);
-                password.set(String::new());
-                focus::focus_soon("login-password");
+        });
+    };
+    let log_in = move |req: LoginRequest| {
+        login_pending.set(true);
+        spawn_local(async move {
+            let answer = http::post_js_value("/api/login", &req).await;
+            login_pending.set(false);
+            match answer {
+                Ok(profile) => {
+                    password.set(String::new());
+                    agent.set(Some(profile));
+                }
+                Err(e) => {
+                    if e.code() == Some("invalid_credentials") {
+                        // The password changed between the steps: start again.
+                        step.set(Step::Credentials);
+                        password.set(String::new());
+                        focus::focus_soon("login-password");
+                    }
+                    fail(e)
+                }
             }
-            fail(e)
-        }
-        None => {}
-    });
+        });
+    };
 
     let available = move || config.get().is_some_and(|c| c.login_available);
-    let busy = move || campaigns.pending().get() || login.pending().get();
+    // Once the form can be used: mark the moment and fetch the desk while the agent types.
+    Effect::new(move |done: Option<bool>| {
+        if done == Some(true) {
+            return true;
+        }
+        if !available() {
+            return false;
+        }
+        request_animation_frame(crate::desk::login_ready);
+        true
+    });
+    let busy = move || campaigns_pending.get() || login_pending.get();
     let wait_secs = move || {
         failure.with(|f| {
             f.as_ref()
@@ -164,15 +184,11 @@ pub fn LoginScreen(
             return;
         }
         match step.get_untracked() {
-            Step::Credentials => {
-                campaigns.dispatch(req);
-            }
+            Step::Credentials => ask_campaigns(req),
             Step::Campaign(_) if req.campaign.is_none() => {
                 local_error.set(Some("Choose a campaign."));
             }
-            Step::Campaign(_) => {
-                login.dispatch(req);
-            }
+            Step::Campaign(_) => log_in(req),
         }
     };
     let back = move |_| {
@@ -225,7 +241,7 @@ pub fn LoginScreen(
                             "Change user"
                         </button>
                         <button type="submit" id="login-submit" disabled=blocked>
-                            {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
+                            {move || if login_pending.get() { "Logging in…" } else { "Log in" }}
                         </button>
                     </div>
                 }>
@@ -233,7 +249,7 @@ pub fn LoginScreen(
                     <input id="login-password" name="password" type="password"
                         autocomplete="current-password" required bind:value=password />
                     <button type="submit" id="login-continue" disabled=blocked>
-                        {move || if campaigns.pending().get() { "Checking…" } else { "Continue" }}
+                        {move || if campaigns_pending.get() { "Checking…" } else { "Continue" }}
                     </button>
                 </Show>
                 {move || notice().map(|n| view! { <p class="notice">{n}</p> })}

@@ -270,8 +270,13 @@ impl PhoneView {
 
 /// `mm:ss` for a clock.
 pub fn clock(ms: f64) -> String {
+    // Every second of a call: integer digits, no `format!`.
     let s = (ms.max(0.0) / 1000.0) as u64;
-    format!("{:02}:{:02}", s / 60, s % 60)
+    let mut text = String::with_capacity(8);
+    dialdeck_web::text::push_two(&mut text, s / 60);
+    text.push(':');
+    dialdeck_web::text::push_two(&mut text, s % 60);
+    text
 }
 
 #[cfg(test)]
@@ -366,5 +371,11 @@ mod tests {
     #[test]
     fn clock_formats_minutes_and_seconds() {
         assert_eq!(clock(83_400.0), "01:23");
+        assert_eq!(clock(-5.0), "00:00");
+        assert_eq!(
+            clock(6_005_000.0),
+            "100:05",
+            "minutes keep counting past an hour"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! DTMF keypad, call trace). They read the phone's view signal and send commands; the phone
 //! module does the rest. The desk starts the phone (`phone::start`) and places them.
 
+use dialdeck_web::text::{concat, push_number};
 use leptos::prelude::*;
 
 use crate::phone::{
@@ -77,11 +78,16 @@ pub fn QualityMeter(view: RwSignal<PhoneView>) -> impl IntoView {
                     Some(OneWay::NothingSent) => (Grade::Bad, "No audio out"),
                     None => (Grade::of(q.mos), Grade::of(q.mos).word()),
                 };
-                let rtt = q.rtt_ms.map_or("–".to_string(), |r| format!("{r} ms"));
+                let rtt = q.rtt_ms.map_or("–".to_string(), |r| {
+                    let mut s = String::new();
+                    push_number(&mut s, u64::from(r));
+                    s.push_str(" ms");
+                    s
+                });
                 Some(
                     view! {
                         <div class="quality-meter" data-grade=grade.key() tabindex="0"
-                            aria-label=format!("Call quality: {word}")
+                            aria-label=concat(&["Call quality: ", word])
                             aria-describedby="phone-quality">
                             {bars(grade.bars())}
                             <span class="quality-word">{word}</span>
@@ -97,10 +103,10 @@ pub fn QualityMeter(view: RwSignal<PhoneView>) -> impl IntoView {
                                     <dt>"MOS"</dt><dd>{fixed(q.mos, 1)}</dd>
                                     <dt>"Codec"</dt><dd>{q.codec.clone()}</dd>
                                     <dt>"Round trip"</dt><dd>{rtt}</dd>
-                                    <dt>"Jitter"</dt><dd>{format!("{} ms", fixed(q.jitter_ms, 0))}</dd>
-                                    <dt>"Loss"</dt><dd>{format!("{} %", fixed(q.loss_pct, 1))}</dd>
+                                    <dt>"Jitter"</dt><dd>{concat(&[&fixed(q.jitter_ms, 0), " ms"])}</dd>
+                                    <dt>"Loss"</dt><dd>{concat(&[&fixed(q.loss_pct, 1), " %"])}</dd>
                                     <dt>"Level in / out"</dt>
-                                    <dd>{format!("{} / {}", fixed(q.level_in, 2), fixed(q.level_out, 2))}</dd>
+                                    <dd>{concat(&[&fixed(q.level_in, 2), " / ", &fixed(q.level_out, 2)])}</dd>
                                 </dl>
                             </div>
                         </div>
@@ -153,9 +159,10 @@ pub fn CallControls(view: RwSignal<PhoneView>) -> impl IntoView {
                 CallView::Dialing(t) => format!("Dialing {t}…"),
                 CallView::Ringing => "Ringing…".into(),
                 CallView::Incoming(from) => format!("Incoming call from {from}"),
-                CallView::Established if v.held => format!("On hold {since}"),
-                CallView::Established => format!("In call {since}"),
-                CallView::Reconnecting => format!("Reconnecting… {since}"),
+                // These three change every second: no `format!`.
+                CallView::Established if v.held => concat(&["On hold ", &since]),
+                CallView::Established => concat(&["In call ", &since]),
+                CallView::Reconnecting => concat(&["Reconnecting… ", &since]),
                 CallView::Ended(why) => format!("Call ended: {why}"),
             }
         })
