@@ -8,7 +8,8 @@
 //!   the demo (`--listen`, `--rtp-address`). `dev` is the same.
 //! - `test`: everything CI checks: fmt, clippy, native tests, the release wasm build, and the
 //!   end-to-end tests against the real binary in headless Chromium.
-//! - `bench`: bundle size (and the benchmarks other crates register).
+//! - `bench`: the figures of the README's Benchmarks section, each against a baseline of the
+//!   same run (see [`bench`]).
 //! - `trunk ARGS`: Trunk with the project's pinned tools on PATH (e.g. `cargo xtask trunk serve`).
 
 mod bench;

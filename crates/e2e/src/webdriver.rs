@@ -346,6 +346,22 @@ impl Browser {
         Ok(())
     }
 
+    /// Runs `source` in every document this session opens from now on, before the page's
+    /// own scripts (Chromium's DevTools `Page.addScriptToEvaluateOnNewDocument`, through
+    /// chromedriver): how a benchmark timestamps what happens while the page loads.
+    pub async fn on_new_document(&self, source: &str) -> anyhow::Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": source }
+            })),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Ends the session (Chromium exits).
     pub async fn close(self) -> anyhow::Result<()> {
         self.http.delete(&self.base).send().await?;

@@ -12,6 +12,14 @@ pub struct OutboxArgs {
         default_value_t = 4
     )]
     pub workers: usize,
+    /// Due jobs a worker claims at once (one claim query per batch); the batch's jobs are
+    /// applied concurrently, each within half the lease.
+    #[arg(
+        long = "outbox-claim-batch",
+        env = "DIALDECK_OUTBOX_CLAIM_BATCH",
+        default_value_t = 32
+    )]
+    pub claim_batch: usize,
     /// Seconds a worker holds a claimed job before another may take it over.
     #[arg(
         long = "outbox-lease-secs",
@@ -53,6 +61,7 @@ impl Default for OutboxArgs {
     fn default() -> OutboxArgs {
         OutboxArgs {
             workers: 4,
+            claim_batch: 32,
             lease_secs: 60,
             max_attempts: 25,
             backoff_base_ms: 500,
@@ -73,6 +82,9 @@ impl OutboxArgs {
         };
         if self.workers == 0 {
             return bad("DIALDECK_OUTBOX_WORKERS", "must be at least 1");
+        }
+        if self.claim_batch == 0 || self.claim_batch > 1000 {
+            return bad("DIALDECK_OUTBOX_CLAIM_BATCH", "must be from 1 to 1000");
         }
         if self.lease_secs < 2 {
             return bad("DIALDECK_OUTBOX_LEASE_SECS", "must be at least 2");

@@ -362,6 +362,37 @@ pub async fn disposition(
     })
 }
 
+/// The owner, the client's key and the payload of each disposition among `ids` that exists,
+/// by dialdeck's id (one query, however many).
+pub async fn dispositions(
+    store: &Store,
+    ids: &[&str],
+) -> anyhow::Result<std::collections::HashMap<String, (String, String, String)>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT id, agent_user, client_id, payload FROM dispositions WHERE id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    for row in query.fetch_all(store).await? {
+        out.insert(
+            row.try_get(0)?,
+            (
+                row.try_get(1)?,
+                row.try_get(2)?,
+                crate::store::text(&row, 3)?,
+            ),
+        );
+    }
+    Ok(out)
+}
+
 /// Longest failure reason kept (the column's width on MariaDB).
 const REASON_MAX_CHARS: usize = 2000;
 
@@ -372,84 +403,190 @@ fn clip(reason: &str) -> &str {
     }
 }
 
-/// Claims the next due job (or one whose lease expired) for `owner` until `now + lease`.
-///
-/// Three index-friendly candidates (due pending, due retrying, then an expired lease) rather
-/// than one `OR`, so a claim stays cheap with a large backlog.
+/// Claims the next due job (or one whose lease expired) for `owner` until `now + lease`:
+/// [`claim_batch`] of one.
 pub async fn claim(
     store: &Store,
     owner: &str,
     now_ms: i64,
     lease_ms: i64,
 ) -> anyhow::Result<Option<Job>> {
+    Ok(claim_batch(store, owner, now_ms, lease_ms, 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Claims up to `limit` due jobs (or jobs whose lease expired) for `owner` until
+/// `now + lease`, in one round: on SQLite one `UPDATE … RETURNING` statement, on MariaDB one
+/// short transaction (`SELECT … FOR UPDATE SKIP LOCKED`, one `UPDATE` of every row it locked,
+/// one `SELECT` of them). Due pending jobs come first, then due retries, then expired leases,
+/// each oldest first; the jobs are returned by id.
+///
+/// Three index-friendly candidates (due pending, due retrying, then an expired lease) rather
+/// than one `OR`, so a claim stays cheap with a large backlog.
+pub async fn claim_batch(
+    store: &Store,
+    owner: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+) -> anyhow::Result<Vec<Job>> {
     const CANDIDATES: [&str; 3] = [
-        "SELECT id FROM outbox_jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
-        "SELECT id FROM outbox_jobs WHERE state = 'retrying' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 1",
-        "SELECT id FROM outbox_jobs WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT 1",
+        "SELECT id FROM outbox_jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+        "SELECT id FROM outbox_jobs WHERE state = 'retrying' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+        "SELECT id FROM outbox_jobs WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?",
     ];
     // Still claimable: repeated in every UPDATE, so a row is never claimed twice.
     const CLAIMABLE: &str = "((state IN ('pending', 'retrying') AND next_attempt_at <= ?) \
                               OR (state = 'running' AND lease_expires_at < ?))";
-    match dialect(store) {
+    const SET_RUNNING: &str = "UPDATE outbox_jobs SET state = 'running', lease_owner = ?, \
+                               lease_expires_at = ?, attempts = attempts + 1, updated_at = ?";
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = limit as i64;
+    let mut jobs = match dialect(store) {
         Dialect::Sqlite => {
-            for candidate in CANDIDATES {
-                let job = sqlx::query_as::<_, Job>(&format!(
-                    "UPDATE outbox_jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, \
-                     attempts = attempts + 1, updated_at = ? \
-                     WHERE id = ({candidate}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
-                ))
+            // One statement: SQLite runs it alone, which is what SKIP LOCKED gives MariaDB.
+            // Each candidate keeps its own ORDER BY and LIMIT (and its index) inside a
+            // sub-select; the outer LIMIT keeps the batch to `limit`, earlier kinds first.
+            let union = CANDIDATES
+                .iter()
+                .map(|c| format!("SELECT id FROM ({c})"))
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let sql = format!(
+                "{SET_RUNNING} WHERE id IN ({union} LIMIT ?) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
+            );
+            let mut query = sqlx::query_as::<_, Job>(&sql)
                 .bind(owner)
                 .bind(now_ms + lease_ms)
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(now_ms)
-                .bind(now_ms)
-                .fetch_optional(store)
-                .await?;
-                if job.is_some() {
-                    return Ok(job);
-                }
+                .bind(now_ms);
+            for _ in CANDIDATES {
+                query = query.bind(now_ms).bind(limit);
             }
-            Ok(None)
+            query
+                .bind(limit)
+                .bind(now_ms)
+                .bind(now_ms)
+                .fetch_all(store)
+                .await?
         }
         Dialect::MySql => {
             let mut tx = store.begin().await?;
+            let mut ids: Vec<i64> = Vec::new();
             for candidate in CANDIDATES {
-                let id: Option<(i64,)> =
-                    sqlx::query_as(&format!("{candidate} FOR UPDATE SKIP LOCKED"))
-                        .bind(now_ms)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some((id,)) = id else { continue };
-                let claimed = sqlx::query(&format!(
-                    "UPDATE outbox_jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, \
-                     attempts = attempts + 1, updated_at = ? WHERE id = ? AND {CLAIMABLE}"
-                ))
+                let wanted = limit - ids.len() as i64;
+                if wanted == 0 {
+                    break;
+                }
+                // A row another worker is claiming is skipped, not waited for.
+                let sql = format!("{candidate} FOR UPDATE SKIP LOCKED");
+                let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+                    .bind(now_ms)
+                    .bind(wanted)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                ids.extend(rows.into_iter().map(|(id,)| id));
+            }
+            if ids.is_empty() {
+                tx.commit().await?;
+                return Ok(Vec::new());
+            }
+            let list = vec!["?"; ids.len()].join(", ");
+            let update_sql = format!("{SET_RUNNING} WHERE id IN ({list}) AND {CLAIMABLE}");
+            let mut update = sqlx::query(&update_sql)
                 .bind(owner)
                 .bind(now_ms + lease_ms)
-                .bind(now_ms)
-                .bind(id)
-                .bind(now_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                if claimed.rows_affected() != 1 {
-                    continue;
-                }
-                let job = sqlx::query_as::<_, Job>(&format!(
-                    "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id = ?"
-                ))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                return Ok(Some(job));
+                .bind(now_ms);
+            for id in &ids {
+                update = update.bind(*id);
             }
+            update.bind(now_ms).bind(now_ms).execute(&mut *tx).await?;
+            // The rows stay locked until the commit: what the UPDATE set is what is read.
+            let select_sql = format!(
+                "SELECT {JOB_COLUMNS} FROM outbox_jobs WHERE id IN ({list}) \
+                 AND state = 'running' AND lease_owner = ? AND lease_expires_at = ?"
+            );
+            let mut select = sqlx::query_as::<_, Job>(&select_sql);
+            for id in &ids {
+                select = select.bind(*id);
+            }
+            let jobs = select
+                .bind(owner)
+                .bind(now_ms + lease_ms)
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
-            Ok(None)
+            jobs
         }
-    }
+    };
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
 }
+
+/// How a claimed job ended, for [`finish_batch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// Applied: the target's receipt.
+    Done {
+        /// JSON of the target's receipt.
+        receipt: String,
+    },
+    /// Failed: tried again at `next_ms`, or parked for an admin.
+    Failed {
+        /// Why.
+        reason: String,
+        /// Parked rather than retried.
+        park: bool,
+        /// Unix ms of the next attempt (ignored when parked).
+        next_ms: i64,
+    },
+}
+
+/// Records how each of `owner`'s claimed jobs ended, in one transaction (one commit for a
+/// whole batch). For each job, `false` if its lease was lost.
+pub async fn finish_batch(
+    store: &Store,
+    owner: &str,
+    finished: &[(i64, Finish)],
+    now_ms: i64,
+) -> anyhow::Result<Vec<bool>> {
+    let mut tx = store.begin().await?;
+    let mut kept = Vec::with_capacity(finished.len());
+    for (job, finish) in finished {
+        let query = match finish {
+            Finish::Done { receipt } => sqlx::query(DONE_SQL).bind(receipt.as_str()),
+            Finish::Failed {
+                reason,
+                park,
+                next_ms,
+            } => sqlx::query(FAILED_SQL)
+                .bind(if *park { "parked" } else { "retrying" })
+                .bind(clip(reason))
+                .bind(*next_ms),
+        };
+        let done = query
+            .bind(now_ms)
+            .bind(*job)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        kept.push(done.rows_affected() == 1);
+    }
+    tx.commit().await?;
+    Ok(kept)
+}
+
+/// A claimed job done: binds receipt, now, id, owner.
+const DONE_SQL: &str = "UPDATE outbox_jobs SET state = 'done', receipt = ?, last_error = NULL, \
+     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+     WHERE id = ? AND lease_owner = ? AND state = 'running'";
+/// A claimed job failed: binds state, reason, next attempt, now, id, owner.
+const FAILED_SQL: &str = "UPDATE outbox_jobs SET state = ?, last_error = ?, next_attempt_at = ?, \
+     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+     WHERE id = ? AND lease_owner = ? AND state = 'running'";
 
 /// Marks a claimed job done with the target's receipt. `false` if the lease was lost.
 pub async fn complete(
@@ -459,16 +596,13 @@ pub async fn complete(
     receipt: &str,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE outbox_jobs SET state = 'done', receipt = ?, last_error = NULL, lease_owner = NULL, \
-         lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-    )
-    .bind(receipt)
-    .bind(now_ms)
-    .bind(job)
-    .bind(owner)
-    .execute(store)
-    .await?;
+    let done = sqlx::query(DONE_SQL)
+        .bind(receipt)
+        .bind(now_ms)
+        .bind(job)
+        .bind(owner)
+        .execute(store)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -484,18 +618,15 @@ pub async fn fail(
     now_ms: i64,
 ) -> anyhow::Result<bool> {
     let state = if park { "parked" } else { "retrying" };
-    let done = sqlx::query(
-        "UPDATE outbox_jobs SET state = ?, last_error = ?, next_attempt_at = ?, lease_owner = NULL, \
-         lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
-    )
-    .bind(state)
-    .bind(clip(reason))
-    .bind(next_ms)
-    .bind(now_ms)
-    .bind(job)
-    .bind(owner)
-    .execute(store)
-    .await?;
+    let done = sqlx::query(FAILED_SQL)
+        .bind(state)
+        .bind(clip(reason))
+        .bind(next_ms)
+        .bind(now_ms)
+        .bind(job)
+        .bind(owner)
+        .execute(store)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

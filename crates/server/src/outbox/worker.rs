@@ -1,4 +1,4 @@
-//! Outbox workers: claim a due job, apply it to its target, record the outcome.
+//! Outbox workers: claim a batch of due jobs, apply each to its target, record the outcomes.
 //!
 //! A worker's apply is bounded by half its lease, so a slow upstream cannot keep a job past the
 //! lease and have it applied twice at once; a worker that dies leaves its lease to expire and
@@ -98,75 +98,122 @@ impl Outbox {
         }
     }
 
-    /// Claims and processes one job; `Ok(false)` when none was due.
+    /// Claims a batch of due jobs (up to [`OutboxArgs::claim_batch`](super::OutboxArgs), one
+    /// claim round) and processes them; `Ok(false)` when none was due.
+    ///
+    /// The batch's jobs are applied concurrently, each bounded by half the lease: they were
+    /// claimed together, so none waits for another and outlives its lease. Their outcomes are
+    /// recorded in one transaction.
     pub async fn run_once(&self, owner: &str) -> anyhow::Result<bool> {
         let lease_ms = (self.args.lease_secs * 1000) as i64;
         let claimed = {
             let _turn = self.write_turn().await;
-            store::claim(&self.worker_store, owner, now_ms(), lease_ms).await?
+            store::claim_batch(
+                &self.worker_store,
+                owner,
+                now_ms(),
+                lease_ms,
+                self.args.claim_batch,
+            )
+            .await?
         };
-        let Some(job) = claimed else {
+        if claimed.is_empty() {
             return Ok(false);
+        }
+        let ids: Vec<&str> = claimed.iter().map(|j| j.disposition_id.as_str()).collect();
+        let rows = store::dispositions(&self.worker_store, &ids).await?;
+        let budget = Duration::from_millis((lease_ms / 2) as u64);
+        let outcomes = futures_util::future::join_all(
+            claimed
+                .iter()
+                .map(|job| self.apply(job, rows.get(&job.disposition_id), budget)),
+        )
+        .await;
+        let finished: Vec<(i64, store::Finish)> = claimed
+            .iter()
+            .zip(outcomes)
+            .map(|(job, outcome)| (job.id, self.finish(job, outcome)))
+            .collect();
+        let kept = {
+            let _turn = self.write_turn().await;
+            store::finish_batch(&self.worker_store, owner, &finished, now_ms()).await?
         };
-        let row = store::disposition(&self.worker_store, &job.disposition_id).await?;
-        let (agent, client_id) = row
-            .as_ref()
-            .map(|(a, c, _)| (a.clone(), c.clone()))
-            .unwrap_or_default();
-        let outcome = match (self.targets.get(job.target.as_str()), row) {
-            (None, _) => Err(ApplyError::Permanent {
-                reason: format!("target {:?} is not configured on this server", job.target),
-            }),
-            (_, None) => Err(ApplyError::Permanent {
-                reason: "the disposition row is missing".into(),
-            }),
-            (Some(target), Some((_, _, payload))) => {
-                match serde_json::from_str::<Disposition>(&payload) {
-                    Err(e) => Err(ApplyError::Permanent {
-                        reason: format!("stored disposition unreadable: {e}"),
-                    }),
-                    Ok(disposition) => {
-                        let budget = Duration::from_millis((lease_ms / 2) as u64);
-                        match tokio::time::timeout(budget, target.apply(&disposition)).await {
-                            Ok(result) => result,
-                            Err(_) => Err(ApplyError::Retryable {
-                                reason: format!(
-                                    "{} did not answer within {} s",
-                                    job.target,
-                                    budget.as_secs()
-                                ),
-                                retry_after: None,
-                            }),
-                        }
-                    }
+        for (job, kept) in claimed.iter().zip(kept) {
+            if !kept {
+                tracing::warn!(disposition = %job.disposition_id, target = %job.target, "lease lost; another worker owns the job");
+            }
+        }
+        // Nobody following on this instance: the state is in the store, nothing to read.
+        if self.events.receiver_count() > 0 {
+            let mut published = std::collections::HashSet::new();
+            for job in &claimed {
+                let Some((agent, client_id, _)) = rows.get(&job.disposition_id) else {
+                    continue;
+                };
+                if !published.insert(job.disposition_id.as_str()) {
+                    continue;
+                }
+                if let Ok(state) = self.state_of(&job.disposition_id, client_id).await {
+                    self.publish(agent, state);
                 }
             }
-        };
-        let turn = self.write_turn().await;
-        let kept_lease = match outcome {
+        }
+        Ok(true)
+    }
+
+    /// Applies one claimed job to its target within `budget`.
+    async fn apply(
+        &self,
+        job: &store::Job,
+        row: Option<&(String, String, String)>,
+        budget: Duration,
+    ) -> Result<serde_json::Value, ApplyError> {
+        let target =
+            self.targets
+                .get(job.target.as_str())
+                .ok_or_else(|| ApplyError::Permanent {
+                    reason: format!("target {:?} is not configured on this server", job.target),
+                })?;
+        let (_, _, payload) = row.ok_or_else(|| ApplyError::Permanent {
+            reason: "the disposition row is missing".into(),
+        })?;
+        let disposition =
+            serde_json::from_str::<Disposition>(payload).map_err(|e| ApplyError::Permanent {
+                reason: format!("stored disposition unreadable: {e}"),
+            })?;
+        match tokio::time::timeout(budget, target.apply(&disposition)).await {
+            Ok(result) => result,
+            Err(_) => Err(ApplyError::Retryable {
+                reason: format!(
+                    "{} did not answer within {} s",
+                    job.target,
+                    budget.as_secs()
+                ),
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// What to record for a job's outcome: done, retried after a backoff, or parked.
+    fn finish(
+        &self,
+        job: &store::Job,
+        outcome: Result<serde_json::Value, ApplyError>,
+    ) -> store::Finish {
+        match outcome {
             Ok(receipt) => {
                 tracing::info!(disposition = %job.disposition_id, target = %job.target, "applied");
-                store::complete(
-                    &self.worker_store,
-                    job.id,
-                    owner,
-                    &receipt.to_string(),
-                    now_ms(),
-                )
-                .await?
+                store::Finish::Done {
+                    receipt: receipt.to_string(),
+                }
             }
             Err(ApplyError::Permanent { reason }) => {
                 tracing::warn!(disposition = %job.disposition_id, target = %job.target, %reason, "parked");
-                store::fail(
-                    &self.worker_store,
-                    job.id,
-                    owner,
-                    &reason,
-                    true,
-                    0,
-                    now_ms(),
-                )
-                .await?
+                store::Finish::Failed {
+                    reason,
+                    park: true,
+                    next_ms: 0,
+                }
             }
             Err(ApplyError::Retryable {
                 reason,
@@ -181,26 +228,13 @@ impl Outbox {
                 } else {
                     reason
                 };
-                store::fail(
-                    &self.worker_store,
-                    job.id,
-                    owner,
-                    &reason,
-                    out_of_attempts,
-                    now_ms() + delay.as_millis() as i64,
-                    now_ms(),
-                )
-                .await?
+                store::Finish::Failed {
+                    reason,
+                    park: out_of_attempts,
+                    next_ms: now_ms() + delay.as_millis() as i64,
+                }
             }
-        };
-        drop(turn);
-        if !kept_lease {
-            tracing::warn!(disposition = %job.disposition_id, target = %job.target, "lease lost; another worker owns the job");
         }
-        if let Ok(state) = self.state_of(&job.disposition_id, &client_id).await {
-            self.publish(&agent, state);
-        }
-        Ok(true)
     }
 }
 

@@ -4,5 +4,6 @@ mod dispo;
 mod ghl;
 mod login;
 mod outbox;
+mod outbox_batch;
 mod vicidial;
 mod vicidial_flow;
