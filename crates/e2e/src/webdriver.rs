@@ -318,6 +318,18 @@ impl Browser {
             .map(|_| ())
     }
 
+    /// Runs a Chrome DevTools Protocol command on the page (chromedriver's
+    /// `goog/cdp/execute`), e.g. `Emulation.setTimezoneOverride` for an agent in another zone
+    /// than the server's; the override lasts for the session, across reloads.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> anyhow::Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+        .await
+    }
+
     /// The browser console since the last call (chromedriver's log endpoint).
     pub async fn console(&self) -> anyhow::Result<Vec<LogEntry>> {
         let v = self

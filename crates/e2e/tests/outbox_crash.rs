@@ -357,16 +357,20 @@ async fn open_call(
         .post(
             None,
             "/api/login",
-            &json!({"user": user, "password": AGENT_PASS}),
+            &json!({"user": user, "password": AGENT_PASS, "campaign": "TESTCAMP"}),
         )
         .await?;
     ensure!(code == 200, "login of {user}: {code} {body}");
     let cookie = cookie.context("no session cookie")?;
     sim.login_agent(&user, "TESTCAMP", &format!("cx{user}"))
         .await?;
-    api.wait_state(&cookie, "logged in and paused", |s| {
-        s["screen"] == "connected" && s["status"] == "PAUSED"
-    })
+    // Dialling waits for the agent's phone in the session conference.
+    sim.phone_join(&user).await?;
+    api.wait_state(
+        &cookie,
+        "logged in and paused, the phone in the session",
+        |s| s["screen"] == "connected" && s["status"] == "PAUSED" && s["phone_in_session"] == true,
+    )
     .await?;
     let (code, body, _) = api
         .post(
@@ -642,7 +646,7 @@ async fn every_disposition_lands_exactly_once_through_a_hundred_sigkills() -> an
         ("DIALDECK_VICIDIAL_API_PASS", seed::API_PASS),
         ("DIALDECK_VICIDIAL_POLL_MS", "200"),
         ("DIALDECK_VICIDIAL_API_TIMEOUT_MS", "2000"),
-        ("DIALDECK_VICIDIAL_CONFIRM_SECS", "1"),
+        ("DIALDECK_VICIDIAL_CONFIRM_SECS", "3"),
         ("DIALDECK_VICIDIAL_RECONCILE_SECS", RECONCILE_SECS),
         ("DIALDECK_OUTBOX_LEASE_SECS", "3"),
         ("DIALDECK_OUTBOX_BACKOFF_BASE_MS", "200"),

@@ -21,7 +21,7 @@ use dialdeck_e2e::{
     ChromeDriver,
 };
 use serde_json::json;
-use softphone_lab::{runtime, server, Phone, SECS};
+use softphone_lab::{runtime, server, Phone, CHECK_HOOKS, SECS};
 
 /// Records, in the page, when Dial is clicked, when the first INVITE leaves on the WebSocket,
 /// when the first answer to it arrives (the proxy's round trip: the lab's baseline) and when the
@@ -44,35 +44,6 @@ const TIMING_HOOK: &str = r"
       });
     }
     return send.call(this, d);
-  };
-  return true;";
-
-/// Watches the browser objects the phone check opens (installed before "Run again"):
-/// AudioContexts (with a meter), microphone streams, peer connections and media elements
-/// played.
-const CHECK_HOOKS: &str = r"
-  if (window.__check) return true;
-  const H = { contexts: [], streams: [], pcs: [], audios: [] };
-  window.__check = H;
-  // The app's glue holds the AudioContext constructor from before this script: contexts are
-  // recorded when they get their analyser (the check's meter) instead.
-  const analyser = BaseAudioContext.prototype.createAnalyser;
-  BaseAudioContext.prototype.createAnalyser = function () {
-    if (!H.contexts.includes(this)) H.contexts.push(this);
-    return analyser.call(this);
-  };
-  const P = window.RTCPeerConnection;
-  const W = function (...a) { const pc = new P(...a); H.pcs.push(pc); return pc; };
-  W.prototype = P.prototype;
-  Object.setPrototypeOf(W, P);
-  window.RTCPeerConnection = W;
-  const md = navigator.mediaDevices;
-  const gum = md.getUserMedia.bind(md);
-  md.getUserMedia = (c) => gum(c).then((s) => { H.streams.push(s); return s; });
-  const play = HTMLMediaElement.prototype.play;
-  HTMLMediaElement.prototype.play = function () {
-    if (!H.audios.includes(this)) H.audios.push(this);
-    return play.call(this);
   };
   return true;";
 
@@ -103,13 +74,14 @@ fn registers_through_401_and_shows_registered() {
                 !dump.contains("sip-secret-1001"),
                 "the password never goes on the wire"
             );
-            assert_eq!(a.text("phone-call").await?, "No call");
             let (socket, _) = a.wait_check("socket", "ok", SECS(5)).await?;
             assert_eq!(
                 socket,
                 format!("Registered through {}", lab::WS_URL),
                 "the check's phone-server item is the registration"
             );
+            a.pass_check().await?;
+            assert_eq!(a.text("phone-call").await?, "No call");
             anyhow::Ok(())
         })
         .unwrap();
@@ -133,6 +105,8 @@ fn calls_another_softphone_with_audio_both_ways_and_bye_from_either_side() {
             let b = Phone::open(&driver, &server, "cc1002", true, &[]).await?;
             a.wait_registered().await?;
             b.wait_registered().await?;
+            a.desk_with_check().await?;
+            b.desk_with_check().await?;
 
             for (round, hangs_up) in [(1, &a), (2, &b)] {
                 if round == 1 {
@@ -204,6 +178,8 @@ fn busy_and_cancelled_calls_show_their_reason() {
             let b = Phone::open(&driver, &server, "cc1002", false, &[]).await?;
             a.wait_registered().await?;
             b.wait_registered().await?;
+            a.desk_with_check().await?;
+            b.desk_with_check().await?;
 
             let sipp = Sipp::start(
                 &lab,
@@ -256,6 +232,12 @@ fn without_candidates_the_call_fails_fast_with_a_clear_error() {
             )
             .await?;
             a.wait_registered().await?;
+            // The check cannot pass without candidates: the agent goes on anyway and opens
+            // it again from the desk for its raw SIP dial.
+            a.wait_check("ice", "failed", SECS(10)).await?;
+            a.click("check-continue").await?;
+            a.wait_desk().await?;
+            a.open_check().await?;
             let dialled = Instant::now();
             a.dial("cc1002").await?;
             let ended = a.wait_call("ended", SECS(8)).await?;
@@ -298,6 +280,7 @@ fn calls_a_plain_rtp_party_through_rtpengine_with_pcmu_and_hears_the_echo() {
             let driver = ChromeDriver::start().await?;
             let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
             a.wait_registered().await?;
+            a.desk_with_check().await?;
             let sipp = Sipp::start(&lab, "echo", include_str!("../lab/sipp/uas-echo.xml"), true)?;
             a.dial("sipp").await?;
             a.wait_call("established", SECS(15)).await?;
@@ -331,6 +314,7 @@ fn dtmf_digits_arrive_at_sipp() {
             let driver = ChromeDriver::start().await?;
             let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
             a.wait_registered().await?;
+            a.desk_with_check().await?;
             let sipp = Sipp::start(
                 &lab,
                 "dtmf",
@@ -376,6 +360,7 @@ fn a_call_survives_kamailio_restarting_mid_call() {
             let driver = ChromeDriver::start().await?;
             let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
             a.wait_registered().await?;
+            a.desk_with_check().await?;
             let sipp = Sipp::start(
                 &lab,
                 "reinvite",
@@ -520,10 +505,9 @@ fn the_phone_check_turns_green_and_releases_what_it_opened() {
             a.wait_check_status("speaker", "Did you hear the tone?", SECS(5))
                 .await?;
             a.screenshot("check-asking").await?;
+            // Every item green: the check gives way to the desk.
             a.browser.click("#check-heard").await?;
-            a.wait_check_outcome("passed", SECS(5)).await?;
-            let summary = a.text("check-summary").await?;
-            assert!(summary.starts_with("All set"), "{summary}");
+            a.wait_desk().await?;
             a.screenshot("check-passed").await?;
             let released = check_released(&a).await?;
             println!("released (contexts, streams, peer connections, elements): {released}");
@@ -534,8 +518,9 @@ fn the_phone_check_turns_green_and_releases_what_it_opened() {
             );
             assert_eq!(a.text("phone-check-warning").await?, "", "no warning kept");
 
-            // Run again: a fresh run with its own objects.
-            a.browser.click("#check-rerun").await?;
+            // Opened again from the desk's header: a fresh run with its own objects, beside
+            // the desk, which stays open once every item is green again.
+            a.open_check().await?;
             a.wait_check("mic", "ok", SECS(10)).await?;
             assert_eq!(a.check_outcome().await?, "running");
             let open = a
@@ -547,6 +532,30 @@ fn the_phone_check_turns_green_and_releases_what_it_opened() {
                 )
                 .await?;
             assert_eq!(open, json!([2, true]), "the second run has its own context");
+            for key in ["socket", "ice"] {
+                a.wait_check(key, "ok", SECS(10)).await?;
+            }
+            a.browser.click("#check-tone").await?;
+            a.wait_check_status("speaker", "Did you hear the tone?", SECS(5))
+                .await?;
+            a.browser.click("#check-heard").await?;
+            a.wait_check_outcome("passed", SECS(5)).await?;
+            let summary = a.text("check-summary").await?;
+            assert!(summary.starts_with("All set"), "{summary}");
+            a.screenshot("recheck-passed").await?;
+            a.browser.click("#check-close").await?;
+            a.browser
+                .wait_for(
+                    "!document.getElementById('phone-check')",
+                    SECS(5),
+                    "the check closed",
+                )
+                .await?;
+            assert_eq!(
+                check_released(&a).await?,
+                json!([2, 2, 2, 2]),
+                "the second run released what it opened too"
+            );
             anyhow::Ok(())
         })
         .unwrap();
@@ -627,7 +636,7 @@ fn a_denied_microphone_and_an_unreachable_phone_server_turn_red_with_what_to_do(
             );
 
             a.click("check-continue").await?;
-            a.wait_check_outcome("continued", SECS(5)).await?;
+            a.wait_desk().await?;
             let warning = a.text("phone-check-warning").await?;
             println!("warning: {warning}");
             for item in ["Microphone", "Speaker", "Phone server"] {

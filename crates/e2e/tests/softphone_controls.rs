@@ -127,10 +127,12 @@ fn mute_hold_and_the_trace_download() {
             let driver = ChromeDriver::start().await?;
             let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
             let b = Phone::open(&driver, &server, "cc1002", true, &[]).await?;
-            hooks(&a).await?;
-            hooks(&b).await?;
             a.wait_registered().await?;
             b.wait_registered().await?;
+            a.desk_with_check().await?;
+            b.pass_check().await?;
+            hooks(&a).await?;
+            hooks(&b).await?;
             a.dial("cc1002").await?;
             a.wait_call("established", SECS(15)).await?;
             b.wait_call("established", SECS(10)).await?;
@@ -347,6 +349,7 @@ fn rfc4733_dtmf_and_the_one_way_audio_alarm() {
             let driver = ChromeDriver::start().await?;
             let a = Phone::open(&driver, &server, "cc1001", false, &[]).await?;
             a.wait_registered().await?;
+            a.desk_with_check().await?;
 
             // The far party's media: what SIPp's answer points rtpengine at.
             let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:6100").await?);
@@ -519,8 +522,9 @@ async fn devices_in_use(phone: &Phone) -> anyhow::Result<(String, String)> {
     ))
 }
 
-/// A, the caller, and B (auto-answer), whose browser keeps Chromium's autoplay policy: no
-/// sound before a user gesture; both registered.
+/// A, the caller, at the desk with the phone check open (its raw SIP dial), and B
+/// (auto-answer), whose browser keeps Chromium's autoplay policy: no sound before a user
+/// gesture, still in the phone check that gates the desk; both registered.
 async fn caller_and_gesture_bound_callee(
     driver: &ChromeDriver,
     server: &softphone_lab::Server,
@@ -536,6 +540,7 @@ async fn caller_and_gesture_bound_callee(
     .await?;
     a.wait_registered().await?;
     b.wait_registered().await?;
+    a.desk_with_check().await?;
     Ok((a, b))
 }
 
@@ -556,6 +561,24 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
             let server = server().await?;
             let driver = ChromeDriver::start().await?;
             let (a, b) = caller_and_gesture_bound_callee(&driver, &server).await?;
+            // The phone check is left without a click (a script's click is no gesture): while
+            // it listens to the microphone, Chromium lets the page play audio anyway.
+            b.wait_check_status(
+                "mic",
+                "Click anywhere in the page to start listening",
+                SECS(10),
+            )
+            .await?;
+            b.click("check-continue").await?;
+            b.wait_desk().await?;
+            b.browser
+                .wait_for(
+                    "document.querySelectorAll('#phone-input option').length > 1 \
+                     && document.querySelectorAll('#phone-output option').length > 1",
+                    SECS(5),
+                    "the device lists",
+                )
+                .await?;
 
             let (inputs, outputs) = devices(&b).await?;
             println!("inputs {inputs:?}, outputs {outputs:?}");
@@ -568,6 +591,13 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
             // Remembered: a new page load (same browser profile) starts with them selected.
             b.browser.goto(&server.url).await?;
             b.wait_registered().await?;
+            // The check was done in this tab: the desk comes back without it.
+            b.wait_desk().await?;
+            assert_eq!(
+                b.check_outcome().await?,
+                "",
+                "no phone check after the reload"
+            );
             b.browser
                 .wait_for(
                     "document.querySelectorAll('#phone-input option').length > 1 \
@@ -586,10 +616,6 @@ fn devices_are_remembered_and_blocked_audio_is_announced() {
                 .await?;
             assert_eq!(shown, json!([mic, speaker]), "remembered after a reload");
             hooks(&b).await?;
-            // The phone check is left without a click (a script's click is no gesture): while
-            // it listens to the microphone, Chromium lets the page play audio anyway.
-            b.click("check-continue").await?;
-            b.wait_check_outcome("continued", SECS(5)).await?;
 
             a.dial("cc1002").await?;
             a.wait_call("established", SECS(15)).await?;
@@ -709,7 +735,7 @@ fn the_test_tone_click_unlocks_audio_for_the_page() {
             let (heard, _) = b.wait_check("mic", "ok", SECS(5)).await?;
             assert_eq!(heard, "We hear you", "the click started the level meter");
             b.click("check-heard").await?;
-            b.wait_check_outcome("passed", SECS(10)).await?;
+            b.wait_desk().await?;
 
             hooks(&b).await?;
             a.dial("cc1002").await?;

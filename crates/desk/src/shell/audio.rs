@@ -50,7 +50,11 @@ impl Sound {
             .ctx
             .create_analyser()
             .map_err(|e| js_error("createAnalyser", e))?;
-        analyser.set_fft_size(1024);
+        // The meter reads the peak of the analyser's window every 100 ms: a window shorter
+        // than that misses what falls between readings (a short consonant, or the 20 ms
+        // beeps of Chromium's fake microphone, which a short window at a fixed tick can miss
+        // for good). 8192 samples are 170 ms at 48 kHz and 186 ms at 44.1 kHz.
+        analyser.set_fft_size(8192);
         source
             .connect_with_audio_node(&analyser)
             .map_err(|e| js_error("connect", e))?;

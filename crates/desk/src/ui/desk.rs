@@ -348,10 +348,15 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
     });
     let wrapup = Memo::new(move |_| state.with(|s| s.as_ref().and_then(|s| s.wrapup.clone())));
     let phone_config = profile.phone.clone();
+    // The check again beside the desk (the header's Phone check): for an agent whose audio
+    // went wrong mid-shift and for support, with its diagnostics; it never gates the desk.
+    let recheck = RwSignal::new(false);
+    let recheck_config = StoredValue::new(profile.phone.clone());
 
     view! {
         <div class="desk">
-            <DeskHeader pause_toggle=pause_toggle can_rejoin=can_rejoin on_rejoin=rejoin />
+            <DeskHeader pause_toggle=pause_toggle can_rejoin=can_rejoin on_rejoin=rejoin
+                recheck=recheck />
             <Show
                 when=move || ready.get()
                 fallback=move || view! {
@@ -373,6 +378,14 @@ pub fn Desk(profile: AgentProfile) -> impl IntoView {
                         <RecentCalls />
                     </aside>
                 </main>
+                {move || recheck.get().then(|| view! {
+                    <aside class="recheck" id="recheck" aria-label="Phone check">
+                        <button type="button" id="check-close" class="secondary small recheck-close"
+                            on:click=move |_| recheck.set(false)>"Close"</button>
+                        <ReadinessCheck config=recheck_config.get_value() view=phone_view
+                            on_done=Callback::new(|_| ()) />
+                    </aside>
+                })}
                 <p class="shortcuts" id="shortcuts">
                     <kbd>{keys::FOCUS_NUMBER}</kbd>" number · "<kbd>"Enter"</kbd>" dial · "
                     <kbd>{keys::HANG_UP}</kbd>" hang up · "<kbd>{keys::READY_PAUSE}</kbd>" ready / pause · "

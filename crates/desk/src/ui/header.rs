@@ -1,6 +1,7 @@
 //! The desk's header: who and where the agent is, what VICIdial says they are doing, the
-//! Ready/Pause control with the campaign's pause codes, the phone's registration and call
-//! quality, connection warnings, and Log out.
+//! Ready/Pause control with the campaign's pause codes, the phone's registration, whether it is
+//! in VICIdial's session and its call quality, the phone check (re-opened on request), connection
+//! warnings, and Log out.
 
 use dialdeck_shared::{CampaignInfo, PauseCodesMode, PauseRequest, ScreenLink};
 use leptos::prelude::*;
@@ -54,12 +55,14 @@ pub fn ready_control(phase: Option<Phase>, campaign: Option<&CampaignInfo>) -> R
     }
 }
 
-/// The header. `pause_toggle` is bumped by the Ready/Pause shortcut.
+/// The header. `pause_toggle` is bumped by the Ready/Pause shortcut; `recheck` is whether the
+/// phone check is open again beside the desk (its button toggles it once the first check is done).
 #[component]
 pub fn DeskHeader(
     pause_toggle: RwSignal<u32>,
     can_rejoin: Signal<bool>,
     on_rejoin: Callback<()>,
+    recheck: RwSignal<bool>,
 ) -> impl IntoView {
     let ctx = expect_context::<DeskCtx>();
     let profile = ctx.profile.get_value();
@@ -258,6 +261,12 @@ pub fn DeskHeader(
             })
         })
     };
+    let phone_in = move || {
+        ctx.state.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.screen == ScreenLink::Connected && s.phone_in_session)
+        })
+    };
 
     view! {
         <header class="desk-head">
@@ -280,7 +289,16 @@ pub fn DeskHeader(
             </div>
             <div class="head-phone">
                 <PhoneBadge view=ctx.phone />
+                {move || phone_in().then(|| view! {
+                    <span class="session-chip" id="phone-session"
+                        title="Your phone is in your VICIdial session: calls have audio">"In session"</span>
+                })}
                 <QualityMeter view=ctx.phone />
+                {move || ctx.readiness_done.get().then(|| view! {
+                    <button type="button" id="phone-check-open" class="secondary small"
+                        aria-pressed=move || recheck.get().to_string() aria-controls="recheck"
+                        on:click=move |_| recheck.update(|open| *open = !*open)>"Phone check"</button>
+                })}
             </div>
             <button type="button" id="logout-button" class="secondary"
                 disabled=move || in_call() || logout.pending().get()

@@ -93,6 +93,19 @@ pub async fn server() -> anyhow::Result<Server> {
 /// (`#login-form button`) or the two-step one (`#login-continue`, a campaign from
 /// `#login-campaign`, `#login-submit`), whichever the page has.
 pub async fn login(browser: &Browser, user: &str, password: &str) -> anyhow::Result<()> {
+    if login_credentials(browser, user, password).await? {
+        login_campaign(browser, None).await?;
+    }
+    Ok(())
+}
+
+/// The login form's first step: fills user and password and sends them; returns whether the
+/// form is the two-step one (a campaign to choose next, see [`login_campaign`]).
+pub async fn login_credentials(
+    browser: &Browser,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
     browser
         .wait_for(
             "document.getElementById('login-user') && \
@@ -101,43 +114,82 @@ pub async fn login(browser: &Browser, user: &str, password: &str) -> anyhow::Res
             "the login form",
         )
         .await?;
-    browser
+    // Which form it is is read before the click: a quick answer replaces Continue with the
+    // campaign step before a second script could look.
+    let two_step = browser
         .execute(
             "for (const [id, v] of [['login-user', arguments[0]], ['login-password', arguments[1]]]) { \
                const i = document.getElementById(id); i.value = v; \
                i.dispatchEvent(new Event('input', {bubbles: true})); } \
-             (document.getElementById('login-continue') \
-               || document.querySelector('#login-form button')).click();",
+             const next = document.getElementById('login-continue'); \
+             (next || document.querySelector('#login-form button')).click(); \
+             return !!next;",
             json!([user, password]),
         )
         .await?;
-    let two_step = browser
-        .execute(
-            "return !!document.getElementById('login-continue');",
-            json!([]),
+    Ok(two_step == json!(true))
+}
+
+/// The login form's second step: waits for the agent's campaigns, chooses `campaign` (the
+/// first one offered when `None`), and logs in (a script's click: no user gesture, which the
+/// suites about the browser's autoplay policy need).
+pub async fn login_campaign(browser: &Browser, campaign: Option<&str>) -> anyhow::Result<()> {
+    browser
+        .wait_for(
+            "document.querySelector('#login-campaign option[value]:not([value=\"\"])') \
+             && document.querySelector('#login-submit:not(:disabled)')",
+            SECS(15),
+            "the campaign choice",
         )
         .await?;
-    if two_step == json!(true) {
-        browser
-            .wait_for(
-                "document.querySelector('#login-campaign option[value]:not([value=\"\"])') \
-                 && document.querySelector('#login-submit:not(:disabled)')",
-                SECS(15),
-                "the campaign choice",
-            )
-            .await?;
-        browser
-            .execute(
-                "const s = document.getElementById('login-campaign'); \
-                 if (!s.value) { s.value = [...s.options].find((o) => o.value).value; \
-                   s.dispatchEvent(new Event('change', {bubbles: true})); } \
-                 document.getElementById('login-submit').click();",
-                json!([]),
-            )
-            .await?;
+    let chosen = browser
+        .execute(
+            "const s = document.getElementById('login-campaign'); \
+             const want = arguments[0]; \
+             if (want !== null) { \
+               if (![...s.options].some((o) => o.value === want)) return false; \
+               s.value = want; s.dispatchEvent(new Event('change', {bubbles: true})); \
+             } else if (!s.value) { s.value = [...s.options].find((o) => o.value).value; \
+               s.dispatchEvent(new Event('change', {bubbles: true})); } \
+             document.getElementById('login-submit').click(); \
+             return s.value;",
+            json!([campaign]),
+        )
+        .await?;
+    if chosen == json!(false) {
+        bail!("campaign {campaign:?} is not offered");
     }
     Ok(())
 }
+
+/// Watches the browser objects the phone check opens (installed before "Run again"):
+/// AudioContexts (with a meter), microphone streams, peer connections and media elements
+/// played.
+pub const CHECK_HOOKS: &str = r"
+  if (window.__check) return true;
+  const H = { contexts: [], streams: [], pcs: [], audios: [] };
+  window.__check = H;
+  // The app's glue holds the AudioContext constructor from before this script: contexts are
+  // recorded when they get their analyser (the check's meter) instead.
+  const analyser = BaseAudioContext.prototype.createAnalyser;
+  BaseAudioContext.prototype.createAnalyser = function () {
+    if (!H.contexts.includes(this)) H.contexts.push(this);
+    return analyser.call(this);
+  };
+  const P = window.RTCPeerConnection;
+  const W = function (...a) { const pc = new P(...a); H.pcs.push(pc); return pc; };
+  W.prototype = P.prototype;
+  Object.setPrototypeOf(W, P);
+  window.RTCPeerConnection = W;
+  const md = navigator.mediaDevices;
+  const gum = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => gum(c).then((s) => { H.streams.push(s); return s; });
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function () {
+    if (!H.audios.includes(this)) H.audios.push(this);
+    return play.call(this);
+  };
+  return true;";
 
 /// A directory: when set, [`Phone::screenshot`] saves PNGs there (1366×768).
 const SCREENSHOTS: &str = "DIALDECK_SCREENSHOTS";
@@ -200,13 +252,24 @@ impl Phone {
     ) -> anyhow::Result<Phone> {
         browser.goto(url).await?;
         login(&browser, agent, password).await?;
-        browser
+        if let Err(e) = browser
             .wait_for(
                 "document.getElementById('phone-registration')",
                 SECS(15),
                 &format!("{extension} logged in"),
             )
-            .await?;
+            .await
+        {
+            // What the agent sees instead (a refusal, a spinner) says why.
+            let page = browser
+                .execute("return document.body.innerText;", json!([]))
+                .await
+                .unwrap_or_default();
+            bail!(
+                "{e:#}; the page shows: {}",
+                page.as_str().unwrap_or_default()
+            );
+        }
         Ok(Phone {
             browser,
             name: extension,
@@ -290,6 +353,61 @@ impl Phone {
         let packets = v[0].as_str().unwrap_or("0").parse()?;
         let level = v[1].as_str().unwrap_or("0").parse()?;
         Ok((packets, level))
+    }
+}
+
+impl Phone {
+    /// Passes the phone check that gates the desk, green with Chromium's fake devices: the
+    /// microphone heard, the phone registered, ICE candidates found, the test tone played (a
+    /// real click) and confirmed; waits for the desk.
+    pub async fn pass_check(&self) -> anyhow::Result<()> {
+        for key in ["mic", "socket", "ice"] {
+            self.wait_check(key, "ok", SECS(15)).await?;
+        }
+        self.browser.click("#check-tone").await?;
+        self.wait_check_status("speaker", "Did you hear the tone?", SECS(5))
+            .await?;
+        self.browser.click("#check-heard").await?;
+        // Every item green: the check gives way to the desk.
+        self.wait_desk().await
+    }
+
+    /// Waits until the desk is shown (the phone check done in this tab).
+    pub async fn wait_desk(&self) -> anyhow::Result<()> {
+        self.browser
+            .wait_for(
+                "document.getElementById('dial-number') && document.getElementById('phone-call')",
+                SECS(10),
+                &format!("{}'s desk", self.name),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Opens the phone check again from the desk's header ("Phone check"), beside the desk:
+    /// its diagnostics have the raw SIP dial, the DTMF keypad and the trace download. Returns
+    /// once the run has its microphone and its ICE probe (settled, green or red), so page
+    /// hooks installed afterwards see only the call's objects.
+    pub async fn open_check(&self) -> anyhow::Result<()> {
+        self.browser.click("#phone-check-open").await?;
+        self.browser
+            .wait_for(
+                "document.getElementById('recheck') && document.getElementById('phone-dial') \
+                 && document.getElementById('phone-call') \
+                 && ['mic', 'ice'].every((k) => ['ok', 'failed'].includes( \
+                      document.getElementById('check-' + k)?.dataset.state))",
+                SECS(15),
+                &format!("{}'s phone check beside the desk", self.name),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The desk with the phone check open beside it, for the suites that call SIP addresses
+    /// directly: [`Phone::pass_check`], then [`Phone::open_check`].
+    pub async fn desk_with_check(&self) -> anyhow::Result<()> {
+        self.pass_check().await?;
+        self.open_check().await
     }
 }
 
