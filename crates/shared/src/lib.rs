@@ -623,6 +623,10 @@ pub struct LeadView {
     pub phone_code: String,
     /// `phone_number`.
     pub phone_number: String,
+    /// The number as people read it: international format (`+1 312-555-1001`) when it is a
+    /// valid number for its `phone_code`, as every list on the desk shows numbers.
+    #[serde(default)]
+    pub phone: String,
     /// `email`.
     pub email: String,
     /// `address1`.

@@ -935,30 +935,6 @@ impl Env {
     }
 }
 
-#[test]
-fn the_login_form_fields_are_vicidials() {
-    assert_eq!(
-        LOGIN_FORM_FIELDS,
-        [
-            "DB",
-            "JS_browser_height",
-            "JS_browser_width",
-            "admin_test",
-            "LOGINvarONE",
-            "LOGINvarTWO",
-            "LOGINvarTHREE",
-            "LOGINvarFOUR",
-            "LOGINvarFIVE",
-            "hide_relogin_fields",
-            "phone_login",
-            "phone_pass",
-            "VD_login",
-            "VD_pass",
-            "VD_campaign",
-        ]
-    );
-}
-
 #[tokio::test]
 async fn vicidial_php_login_and_browser_polls() {
     let e = env().await;

@@ -4,7 +4,7 @@
 use dialdeck_shared::GhlContactView;
 use leptos::prelude::*;
 
-use super::{desk::DeskCtx, words::phone_text};
+use super::desk::DeskCtx;
 use crate::shell::http;
 
 /// `a b c` of the non-empty parts, for an address line.
@@ -87,7 +87,7 @@ pub fn LeadPanel() -> impl IntoView {
                             <h2 id="lead-title" class="lead-name">
                                 {if name.is_empty() { "Unnamed lead".to_string() } else { name }}
                             </h2>
-                            <p class="lead-phone">{phone_text(&l.phone_code, &l.phone_number)}</p>
+                            <p class="lead-phone">{l.phone.clone()}</p>
                             <dl class="facts">
                                 <dt>"Last status"</dt><dd><span class="badge">{l.status.clone()}</span></dd>
                                 <dt>"Called"</dt><dd>{called}</dd>

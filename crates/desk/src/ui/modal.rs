@@ -10,13 +10,7 @@ use dialdeck_shared::{
 };
 use leptos::{portal::Portal, prelude::*};
 
-use super::{
-    desk::DeskCtx,
-    recent::local_time,
-    toast::ToastBody,
-    words::{phone_text, push_number},
-    ModalOpen,
-};
+use super::{desk::DeskCtx, recent::local_time, toast::ToastBody, words::push_number, ModalOpen};
 use crate::shell::{
     focus, history,
     http::{self, HttpError},
@@ -357,7 +351,7 @@ pub fn DispositionModal(wrapup: WrapupInfo) -> impl IntoView {
                     if !s.is_empty() {
                         s.push_str(" · ");
                     }
-                    s.push_str(&phone_text(&l.phone_code, &l.phone_number));
+                    s.push_str(&l.phone);
                     s
                 }
                 None => {

@@ -75,6 +75,7 @@ pub(super) async fn lead(
         .map_err(db_error)?
         .ok_or_else(|| ApiError::NotFound(format!("lead {id}")))?;
     Ok(Json(LeadView {
+        phone: super::records::phone_for_people(&l.phone_code, &l.phone_number),
         lead_id: l.lead_id,
         first_name: l.first_name,
         last_name: l.last_name,

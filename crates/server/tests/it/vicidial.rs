@@ -379,6 +379,10 @@ async fn a_call_that_ends_puts_the_agent_in_wrapup_and_agents_stay_apart() {
         (lead["first_name"].as_str(), lead["phone_number"].as_str()),
         (Some("Grace"), Some("3125551001"))
     );
+    assert_eq!(
+        lead["phone"], "+1 312-555-1001",
+        "as every list shows numbers"
+    );
     assert_eq!(app.get(&bea, "/api/lead/1").await.0, 403);
     assert_eq!(app.get(&ada, "/api/lead/2").await.0, 403);
     // Bea's state says nothing of Ada's call.
