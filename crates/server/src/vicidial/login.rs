@@ -433,7 +433,7 @@ pub(super) async fn logout(
                     // The Agent API only queues the logout for VICIdial's screen, which is the
                     // page's hidden frame: answering at once lets the page unload it before its
                     // next poll takes the logout, leaving the agent logged in to VICIdial.
-                    Ok(_) => screen_logged_out(&v, &agent.user).await,
+                    Ok(_) => screen_logged_out(v, &agent.user).await,
                     Err(VicidialError::NotLoggedIn) => {}
                     Err(e) => {
                         tracing::warn!(user = %agent.user, error = %e, "VICIdial logout request failed")

@@ -280,7 +280,11 @@ async fn logout_answers_once_vicidials_screen_has_logged_the_agent_out() {
     assert_eq!(live_rows().await, 1);
     let (code, _, _) = lab.app.post(Some(&cookie), "/api/logout", &json!({})).await;
     assert_eq!(code, 204);
-    assert_eq!(live_rows().await, 0, "VICIdial's session ended before the answer");
+    assert_eq!(
+        live_rows().await,
+        0,
+        "VICIdial's session ended before the answer"
+    );
     assert_eq!(lab.app.get(&cookie, "/api/me").await.0, 204);
 
     // No screen left to take it: the answer still comes, after the confirm window (3 s).
@@ -291,7 +295,11 @@ async fn logout_answers_once_vicidials_screen_has_logged_the_agent_out() {
     let asked = std::time::Instant::now();
     let (code, _, _) = lab.app.post(Some(&cookie), "/api/logout", &json!({})).await;
     assert_eq!(code, 204);
-    assert!(asked.elapsed() < Duration::from_secs(6), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(lab.app.get(&cookie, "/api/me").await.0, 204);
 }
 
