@@ -2,7 +2,7 @@
 //! for the agent only or anyone in the campaign, and a due one is dialled in one click
 //! (`DialRequest { callback_id }`: VICIdial takes the callback).
 
-use dialdeck_shared::{CallbackItem, DialRequest, Recipient};
+use dialdeck_shared::{CallbackItem, DialRequest, Recipient, TargetState};
 use leptos::prelude::*;
 
 use super::{desk::DeskCtx, recent::local_when};
@@ -28,8 +28,20 @@ pub fn MyCallbacks() -> impl IntoView {
             ctx.callbacks_version.update(|v| *v += 1);
         }
     });
-    Effect::new(move |prev: Option<usize>| {
-        let n = ctx.dispositions.with(Vec::len);
+    // A new callback is in VICIdial's list only once the outbox applied it there: read again
+    // when a disposition is accepted and when VICIdial has one more of them.
+    Effect::new(move |prev: Option<(usize, usize)>| {
+        let n = ctx.dispositions.with(|l| {
+            let in_vicidial = l
+                .iter()
+                .filter(|d| {
+                    d.targets
+                        .iter()
+                        .any(|t| t.target == "vicidial" && t.state == TargetState::Done)
+                })
+                .count();
+            (l.len(), in_vicidial)
+        });
         if prev.is_some_and(|p| p != n) {
             ctx.callbacks_version.update(|v| *v += 1);
         }

@@ -417,7 +417,8 @@ pub(super) async fn screen_login(
 }
 
 /// `POST /api/logout`: asks VICIdial's screen to log out (it kicks the phone out of the
-/// conference), then ends the session. The cookie is cleared whatever its state: an expired
+/// conference) and waits, up to the confirm window, until it has (its `vicidial_live_agents`
+/// row is gone), then ends the session. The cookie is cleared whatever its state: an expired
 /// or unknown cookie still gets `204` and a clearing `Set-Cookie`.
 pub(super) async fn logout(
     State(state): State<AppState>,
@@ -429,7 +430,11 @@ pub(super) async fn logout(
         if let (Some(agent), Some(v)) = (agent, state.vicidial()) {
             if v.live.row(&agent.user).is_some() {
                 match v.api.logout(&agent.user).await {
-                    Ok(_) | Err(VicidialError::NotLoggedIn) => {}
+                    // The Agent API only queues the logout for VICIdial's screen, which is the
+                    // page's hidden frame: answering at once lets the page unload it before its
+                    // next poll takes the logout, leaving the agent logged in to VICIdial.
+                    Ok(_) => screen_logged_out(v, &agent.user).await,
+                    Err(VicidialError::NotLoggedIn) => {}
                     Err(e) => {
                         tracing::warn!(user = %agent.user, error = %e, "VICIdial logout request failed")
                     }
@@ -442,6 +447,29 @@ pub(super) async fn logout(
     resp.headers_mut()
         .insert(header::SET_COOKIE, session::clear_cookie());
     Ok(resp)
+}
+
+/// Waits until VICIdial's screen has logged `user` out (no `vicidial_live_agents` row), for
+/// at most the confirm window; a screen that does not take it in time is logged, not an error
+/// (the agent's own session ends anyway).
+async fn screen_logged_out(v: &Vicidial, user: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(v.args.confirm_secs);
+    loop {
+        match db::live_row_of(&v.db, user).await {
+            Ok(None) => return,
+            Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(Some(_)) => {
+                tracing::info!(user = %user, "VICIdial's screen did not take the logout in time");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(user = %user, error = %e, "VICIdial logout not confirmed");
+                return;
+            }
+        }
+    }
 }
 
 /// `GET /api/me`: the logged-in agent's profile and phone, or `204 No Content` when the browser

@@ -262,6 +262,47 @@ async fn dial_hangup_and_sale_reach_vicidials_tables_once() {
     assert_eq!(state["lead_id"], 2);
 }
 
+/// Logout answers once VICIdial's screen has taken it (the page unloads that screen right
+/// after), and within the confirm window when no screen is left to take it.
+#[tokio::test]
+async fn logout_answers_once_vicidials_screen_has_logged_the_agent_out() {
+    let lab = lab("TESTCAMP", &[]).await;
+    let live_rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM vicidial_live_agents WHERE user = ?")
+            .bind("1001")
+            .fetch_one(&lab.db)
+            .await
+            .unwrap()
+    };
+    let cookie = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    assert_eq!(live_rows().await, 1);
+    let (code, _, _) = lab.app.post(Some(&cookie), "/api/logout", &json!({})).await;
+    assert_eq!(code, 204);
+    assert_eq!(
+        live_rows().await,
+        0,
+        "VICIdial's session ended before the answer"
+    );
+    assert_eq!(lab.app.get(&cookie, "/api/me").await.0, 204);
+
+    // No screen left to take it: the answer still comes, after the confirm window (3 s).
+    let cookie = lab
+        .logged_in("1001", "agentpass1", "TESTCAMP", "cc1001")
+        .await;
+    lab.sim.screen_gone("1001");
+    let asked = std::time::Instant::now();
+    let (code, _, _) = lab.app.post(Some(&cookie), "/api/logout", &json!({})).await;
+    assert_eq!(code, 204);
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(lab.app.get(&cookie, "/api/me").await.0, 204);
+}
+
 #[tokio::test]
 async fn a_callback_is_held_and_scheduled_in_vicidials_local_time() {
     let lab = lab("TESTCAMP", &[]).await;
