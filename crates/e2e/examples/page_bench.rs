@@ -130,28 +130,41 @@ impl Baseline {
     }
 }
 
+/// The login page's mark when it is interactive; what it fetches after (the desk, prefetched
+/// while the agent types) is not part of the first load.
+const LOGIN_READY_MARK: &str = "dialdeck:login-ready";
+
 /// What a page fetched from `origin`: the document and its resources, by URL without the
-/// fragment, in the order fetched.
-async fn fetched(b: &Browser, origin: &str) -> anyhow::Result<Vec<String>> {
+/// fragment, in the order fetched, each with whether it started before the login page's
+/// ready mark (all of them when the page set no mark).
+async fn fetched(b: &Browser, origin: &str) -> anyhow::Result<Vec<(String, bool)>> {
     let v = b
         .execute(
-            "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).map(e => e.name);",
-            json!([]),
+            "const mark = performance.getEntriesByName(arguments[0], 'mark')[0]; \
+             const ready = mark ? mark.startTime : Infinity; \
+             return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')) \
+               .map(e => [e.name, e.startTime <= ready]);",
+            json!([LOGIN_READY_MARK]),
         )
         .await?;
-    let mut out: Vec<String> = Vec::new();
-    for name in v.as_array().context("entries")? {
-        let url = name.as_str().unwrap_or("");
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for entry in v.as_array().context("entries")? {
+        let url = entry[0].as_str().unwrap_or("");
         let url = url.split('#').next().unwrap_or(url).to_string();
-        if url.starts_with(origin) && !out.contains(&url) {
-            out.push(url);
+        let before_ready = entry[1].as_bool().unwrap_or(true);
+        if url.starts_with(origin) && !out.iter().any(|(u, _)| *u == url) {
+            out.push((url, before_ready));
         }
     }
     Ok(out)
 }
 
 /// Entries of the page's timeline until none has come for `quiet`.
-async fn settled(b: &Browser, origin: &str, quiet: Duration) -> anyhow::Result<Vec<String>> {
+async fn settled(
+    b: &Browser,
+    origin: &str,
+    quiet: Duration,
+) -> anyhow::Result<Vec<(String, bool)>> {
     let mut last = fetched(b, origin).await?;
     loop {
         tokio::time::sleep(quiet).await;
@@ -255,7 +268,12 @@ async fn first_load(driver: &ChromeDriver, url: &str) -> anyhow::Result<()> {
     let b = driver.browser(&[]).await?;
     b.goto(url).await?;
     b.wait_for(INTERACTIVE, WAIT, "the login form").await?;
-    let first = settled(&b, url, Duration::from_millis(750)).await?;
+    let loaded = settled(&b, url, Duration::from_millis(750)).await?;
+    let first: Vec<String> = loaded
+        .iter()
+        .filter(|(_, before_ready)| *before_ready)
+        .map(|(u, _)| u.clone())
+        .collect();
     let first_gzip = report("first_load", &first, url).await?;
 
     b.type_into("#login-user", stack_user()).await?;
@@ -280,7 +298,12 @@ async fn first_load(driver: &ChromeDriver, url: &str) -> anyhow::Result<()> {
     )
     .await?;
     let all = settled(&b, url, Duration::from_millis(1_500)).await?;
-    let after: Vec<String> = all.into_iter().filter(|u| !first.contains(u)).collect();
+    // After login: the desk prefetched while the agent typed, and whatever logging in added.
+    let after: Vec<String> = all
+        .into_iter()
+        .map(|(u, _)| u)
+        .filter(|u| !first.contains(u))
+        .collect();
     let after_gzip = report("after_login", &after, url).await?;
     println!(
         "first_load_plus_after_login_gzip_kb={:.1}",

@@ -394,7 +394,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     .await?;
     let panel = text(phone, "#lead-panel").await?;
     ensure!(
-        panel.contains("+1 3125551001") && panel.contains("grace@example.com"),
+        panel.contains("+1 312-555-1001") && panel.contains("grace@example.com"),
         "VICIdial's lead 1: {panel}"
     );
     let banner = text(phone, "#call-banner").await?;
