@@ -399,7 +399,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     );
     let banner = text(phone, "#call-banner").await?;
     ensure!(
-        banner.starts_with("In call") && banner.contains("3125551001"),
+        banner.starts_with("In call") && banner.contains("+1 312-555-1001"),
         "{banner}"
     );
     // Audio both ways on the phone's leg (the room echoes it).

@@ -362,6 +362,10 @@ pub struct LiveCall {
     pub phone_code: String,
     /// The number dialled, digits as VICIdial has them.
     pub phone_number: String,
+    /// The number as people read it (`+1 312-555-1001`), as the lead and the lists show it;
+    /// empty from a server that did not say.
+    #[serde(default)]
+    pub phone: String,
     /// Unix seconds when VICIdial placed the call.
     pub dialled_at: Option<i64>,
     /// Unix seconds when the customer answered (VICIdial's `vicidial_log.start_epoch`); the

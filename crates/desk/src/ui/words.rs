@@ -111,7 +111,7 @@ pub struct Banner {
     pub phase: Phase,
     /// "Dialling", "In call", "Customer hung up — hang up to finish", ...
     pub title: &'static str,
-    /// The number, for people (`+1 3125551001`), when VICIdial has it.
+    /// The number, for people (`+1 312-555-1001`), when VICIdial has it.
     pub number: String,
     /// The call clock (`02:13`), counting from the answer (from the dial while dialling).
     pub clock: Option<String>,
@@ -130,7 +130,10 @@ pub fn call_banner(s: &AgentState, now: i64) -> Option<Banner> {
     };
     let call = s.call.as_ref();
     let number = call
-        .map(|c| phone_text(&c.phone_code, &c.phone_number))
+        .map(|c| match c.phone.as_str() {
+            "" => phone_text(&c.phone_code, &c.phone_number),
+            phone => phone.to_string(),
+        })
         .unwrap_or_default();
     let since = match phase {
         Phase::Dialling => call.and_then(|c| c.dialled_at),
@@ -261,6 +264,7 @@ mod tests {
             call_id: "M1".into(),
             phone_code: "1".into(),
             phone_number: "3125551001".into(),
+            phone: String::new(),
             dialled_at: Some(dialled),
             answered_at: answered,
         })
@@ -317,6 +321,11 @@ mod tests {
             (b.title, b.number.as_str(), b.clock.as_deref()),
             ("Dialling", "+1 3125551001", Some("00:07"))
         );
+        // The server's number for people wins over the digits.
+        if let Some(c) = s.call.as_mut() {
+            c.phone = "+1 312-555-1001".into();
+        }
+        assert_eq!(call_banner(&s, 1_007).unwrap().number, "+1 312-555-1001");
         s.sub_status = SubStatus::None;
         s.call = call(1_000, Some(1_010));
         let b = call_banner(&s, 1_010 + 133).unwrap();

@@ -157,6 +157,7 @@ pub fn state_of(v: &Vicidial, agent: Option<&LiveAgent>, wrapup: Option<WrapupIn
             call_id: row.callerid.clone(),
             phone_code: c.phone_code.clone(),
             phone_number: c.phone_number.clone(),
+            phone: super::records::phone_for_people(&c.phone_code, &c.phone_number),
             dialled_at: c.dialled_at,
             answered_at: c.answered_at,
         }),
