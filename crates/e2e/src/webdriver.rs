@@ -212,6 +212,33 @@ impl Browser {
         .await
     }
 
+    /// The text of the first element matching `selector` ("" when there is none).
+    pub async fn text(&self, selector: &str) -> anyhow::Result<String> {
+        let v = self
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+                json!([selector]),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// The focused element's id (or tag name) and whether it is inside the element with id
+    /// `container` (a modal's focus trap).
+    pub async fn focus_within(&self, container: &str) -> anyhow::Result<(String, bool)> {
+        let v = self
+            .execute(
+                "const a = document.activeElement; const m = document.getElementById(arguments[0]); \
+                 return [a ? (a.id || a.tagName) : '', !!(m && a && m.contains(a))];",
+                json!([container]),
+            )
+            .await?;
+        Ok((
+            v[0].as_str().unwrap_or_default().to_string(),
+            v[1] == json!(true),
+        ))
+    }
+
     /// Runs an async `script`: it must call `arguments[arguments.length - 1](result)`.
     pub async fn execute_async(&self, script: &str, args: Value) -> anyhow::Result<Value> {
         self.call(

@@ -152,38 +152,11 @@ impl Shift {
         Ok(())
     }
 
-    async fn text(&self, selector: &str) -> anyhow::Result<String> {
-        let v = self
-            .browser
-            .execute(
-                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
-                json!([selector]),
-            )
-            .await?;
-        Ok(v.as_str().unwrap_or_default().to_string())
-    }
-
-    /// The id of the focused element and whether it is inside the modal.
-    async fn focus(&self) -> anyhow::Result<(String, bool)> {
-        let v = self
-            .browser
-            .execute(
-                "const a = document.activeElement; const m = document.querySelector('#dispo-modal'); \
-                 return [a ? (a.id || a.tagName) : '', !!(m && a && m.contains(a))];",
-                json!([]),
-            )
-            .await?;
-        Ok((
-            v[0].as_str().unwrap_or_default().to_string(),
-            v[1] == json!(true),
-        ))
-    }
-
     /// Dials a number through the dial box and waits for the call to be answered.
     async fn dial(&self, number: &str) -> anyhow::Result<()> {
         let b = &self.browser;
         b.press(&[], key::F2).await?;
-        let (focused, _) = self.focus().await?;
+        let (focused, _) = self.browser.focus_within("dispo-modal").await?;
         assert_eq!(focused, "dial-number", "F2 focuses the number");
         b.type_into("#dial-number", number).await?;
         b.wait_for(
@@ -270,7 +243,10 @@ async fn login_refusals_are_sentences_and_the_password_stays_out_of_the_page() -
         "the refusal",
     )
     .await?;
-    assert_eq!(shift.text("#login-error").await?, "Wrong user or password.");
+    assert_eq!(
+        shift.browser.text("#login-error").await?,
+        "Wrong user or password."
+    );
     shift.snap("login-refused").await?;
     // An unknown user reads exactly the same (no enumeration from the page either).
     shift.credentials("9999", "whatever").await?;
@@ -283,8 +259,11 @@ async fn login_refusals_are_sentences_and_the_password_stays_out_of_the_page() -
     .await?;
 
     shift.log_in().await?;
-    assert_eq!(shift.text("#agent-name").await?, "Ada Agent");
-    assert_eq!(shift.text("#agent-campaign").await?, "Test campaign");
+    assert_eq!(shift.browser.text("#agent-name").await?, "Ada Agent");
+    assert_eq!(
+        shift.browser.text("#agent-campaign").await?,
+        "Test campaign"
+    );
     // A manual campaign: Ready is off and says why; the pause codes are the campaign's.
     let ready = b
         .execute(
@@ -375,7 +354,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
 
     shift.phone_joins().await?;
     shift.dial("(312) 555-1001").await?;
-    let banner = shift.text("#call-banner").await?;
+    let banner = shift.browser.text("#call-banner").await?;
     assert!(banner.starts_with("In call"), "{banner}");
     assert!(banner.contains("+1 312-555-1001"), "{banner}");
     shift.snap("in-call").await?;
@@ -430,7 +409,7 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
         "focus in the modal",
     )
     .await?;
-    let labels = shift.text("#dispo-modal .statuses").await?;
+    let labels = shift.browser.text("#dispo-modal .statuses").await?;
     assert!(labels.contains("Sale - Campaign"), "{labels}");
     assert!(!labels.contains("XFERX"), "{labels}");
     // The page behind is inert.
@@ -448,14 +427,17 @@ async fn an_agents_call_from_login_to_saved_disposition() -> anyhow::Result<()> 
     let mut seen = Vec::new();
     for _ in 0..30 {
         b.press(&[], key::TAB).await?;
-        let (id, inside) = shift.focus().await?;
+        let (id, inside) = shift.browser.focus_within("dispo-modal").await?;
         assert!(inside, "Tab left the modal for {id}");
         seen.push(id);
     }
     assert!(seen.iter().any(|i| i == "dispo-submit"), "{seen:?}");
     assert!(seen.iter().any(|i| i == "dispo-notes"), "{seen:?}");
     b.press(&[key::SHIFT], key::TAB).await?;
-    assert!(shift.focus().await?.1, "Shift+Tab stays inside");
+    assert!(
+        shift.browser.focus_within("dispo-modal").await?.1,
+        "Shift+Tab stays inside"
+    );
     b.click_at(8, 400).await?;
     b.back().await?;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -683,7 +665,7 @@ async fn a_due_callback_is_dialled_in_one_click_and_a_new_one_set_in_the_modal(
     let lead: (String,) = sqlx::query_as("SELECT first_name FROM vicidial_list WHERE lead_id = 6")
         .fetch_one(&shift.pool)
         .await?;
-    let panel = shift.text("#lead-panel").await?;
+    let panel = shift.browser.text("#lead-panel").await?;
     assert!(panel.contains(&lead.0), "{panel} should show lead 6");
     // VICIdial took the callback: it is no longer due in the list.
     b.wait_for(

@@ -94,34 +94,6 @@ impl Shots {
     }
 }
 
-/// The text of the first element matching `selector` ("" when there is none).
-async fn text(phone: &Phone, selector: &str) -> anyhow::Result<String> {
-    let v = phone
-        .browser
-        .execute(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
-            json!([selector]),
-        )
-        .await?;
-    Ok(v.as_str().unwrap_or_default().to_string())
-}
-
-/// The focused element's id (or tag) and whether it is inside the disposition modal.
-async fn focus(phone: &Phone) -> anyhow::Result<(String, bool)> {
-    let v = phone
-        .browser
-        .execute(
-            "const a = document.activeElement; const m = document.getElementById('dispo-modal'); \
-             return [a ? (a.id || a.tagName) : '', !!(m && a && m.contains(a))];",
-            json!([]),
-        )
-        .await?;
-    Ok((
-        v[0].as_str().unwrap_or_default().to_string(),
-        v[1] == json!(true),
-    ))
-}
-
 /// Polls `sql` (one text column) until it answers `want`, for up to [`WAIT`]; fails with the
 /// last answer.
 async fn db_wait(stack: &Stack, sql: &str, want: &str) -> anyhow::Result<()> {
@@ -167,7 +139,7 @@ async fn save_modal(phone: &Phone) -> anyhow::Result<()> {
     {
         bail!(
             "{e:#}; the modal says {:?}",
-            text(phone, "#dispo-error").await?
+            phone.browser.text("#dispo-error").await?
         );
     }
     Ok(())
@@ -320,7 +292,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     b.click("#check-heard").await?;
     phone.wait_desk().await?;
     ensure!(
-        text(phone, "#phone-check-warning").await?.is_empty(),
+        phone.browser.text("#phone-check-warning").await?.is_empty(),
         "the check passed: no warning kept"
     );
 
@@ -370,7 +342,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     // 4. Dial lead 1's number: country, the server's E.164 reading, then Enter.
     b.press(&[], key::F2).await?;
     ensure!(
-        focus(phone).await?.0 == "dial-number",
+        phone.browser.focus_within("dispo-modal").await?.0 == "dial-number",
         "F2 focuses the number"
     );
     b.click("#dial-country option[value=US]").await?;
@@ -392,12 +364,12 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
         "the lead on screen and the call answered",
     )
     .await?;
-    let panel = text(phone, "#lead-panel").await?;
+    let panel = phone.browser.text("#lead-panel").await?;
     ensure!(
         panel.contains("+1 312-555-1001") && panel.contains("grace@example.com"),
         "VICIdial's lead 1: {panel}"
     );
-    let banner = text(phone, "#call-banner").await?;
+    let banner = phone.browser.text("#call-banner").await?;
     ensure!(
         banner.starts_with("In call") && banner.contains("+1 312-555-1001"),
         "{banner}"
@@ -414,7 +386,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
         "the clock counting",
     )
     .await?;
-    let shown = clock_secs(&text(phone, "#call-clock").await?)?;
+    let shown = clock_secs(&phone.browser.text("#call-clock").await?)?;
     let since_answer: i64 = sqlx::query_scalar(
         "SELECT CAST(UNIX_TIMESTAMP() - start_epoch AS SIGNED) FROM vicidial_log \
          WHERE lead_id = 1 AND user = ? ORDER BY start_epoch DESC LIMIT 1",
@@ -431,7 +403,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     // 5. F8 hangs up through VICIdial: the disposition modal.
     b.press(&[], key::F8).await?;
     wait_modal(phone).await?;
-    let who = text(phone, "#dispo-who").await?;
+    let who = phone.browser.text("#dispo-who").await?;
     ensure!(who.contains("Grace Hopper"), "{who}");
     shots.take(phone, "disposition").await?;
 
@@ -441,7 +413,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
     let mut seen = Vec::new();
     for _ in 0..25 {
         b.press(&[], key::TAB).await?;
-        let (id, inside) = focus(phone).await?;
+        let (id, inside) = phone.browser.focus_within("dispo-modal").await?;
         ensure!(inside, "Tab left the modal for {id}");
         seen.push(id);
     }
@@ -450,7 +422,10 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
         "Tab cycles through the modal: {seen:?}"
     );
     b.press(&[key::SHIFT], key::TAB).await?;
-    ensure!(focus(phone).await?.1, "Shift+Tab stays inside");
+    ensure!(
+        phone.browser.focus_within("dispo-modal").await?.1,
+        "Shift+Tab stays inside"
+    );
     b.click_at(8, 400).await?;
     b.back().await?;
     b.wait_for(
@@ -485,7 +460,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
         "the callback fields for CB",
     )
     .await?;
-    let zone = text(phone, "#cb-zone").await?;
+    let zone = phone.browser.text("#cb-zone").await?;
     ensure!(zone.contains(AGENT_ZONE), "{zone}");
     let picked = b
         .execute(
@@ -696,7 +671,7 @@ async fn shift(stack: &Stack, phone: &Phone) -> anyhow::Result<()> {
         "both calls in recent calls",
     )
     .await?;
-    let left = text(phone, "#my-callbacks").await?;
+    let left = phone.browser.text("#my-callbacks").await?;
     ensure!(
         !left.contains("Wants the premium plan") && left.contains("Grace Hopper"),
         "{left}"
