@@ -35,7 +35,6 @@ use dialdeck_e2e::{
 };
 use dialdeck_vicidial_sim::{mariadb::MariaDb, seed, SimOptions, VicidialSim};
 use serde_json::{json, Value};
-use sqlx::ConnectOptions;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -65,13 +64,7 @@ async fn main() -> anyhow::Result<()> {
     let logs = tempfile::tempdir()?;
 
     let maria = MariaDb::start().context("MariaDB")?;
-    let name = maria
-        .fresh_database()
-        .await
-        .context("VICIdial's schema (DIALDECK_VICIDIAL_SCHEMA names the file)")?;
-    let mut conn = maria.options(&name).connect().await?;
-    seed::seed(&mut conn, false).await?;
-    drop(conn);
+    let name = maria.seeded_database().await?;
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .connect_with(maria.options(&name))
         .await?;

@@ -33,7 +33,7 @@ use dialdeck_vicidial_sim::{
     telephony::{Telephony, TelephonyOptions},
     SimOptions, VicidialSim,
 };
-use sqlx::{mysql::MySqlPoolOptions, ConnectOptions, MySqlPool};
+use sqlx::{mysql::MySqlPoolOptions, MySqlPool};
 
 use crate::{
     lab::{self, EchoRoom, Lab, LabConfig},
@@ -133,13 +133,7 @@ impl Stack {
     /// Debian on PATH).
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         let maria = MariaDb::start().context("MariaDB")?;
-        let name = maria
-            .fresh_database()
-            .await
-            .context("VICIdial's schema (DIALDECK_VICIDIAL_SCHEMA names the file)")?;
-        let mut conn = maria.options(&name).connect().await?;
-        seed::seed(&mut conn, false).await?;
-        drop(conn);
+        let name = maria.seeded_database().await?;
         let db = MySqlPoolOptions::new()
             .max_connections(8)
             .connect_with(maria.options(&name))

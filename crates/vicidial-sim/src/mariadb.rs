@@ -164,6 +164,18 @@ impl MariaDb {
             .context("loading vicidial-schema.sql")?;
         Ok(name)
     }
+
+    /// [`fresh_database`](Self::fresh_database) filled with the demo seed ([`crate::seed::seed`],
+    /// plain passwords); returns its name.
+    pub async fn seeded_database(&self) -> anyhow::Result<String> {
+        let name = self
+            .fresh_database()
+            .await
+            .context("VICIdial's schema (DIALDECK_VICIDIAL_SCHEMA names the file)")?;
+        let mut conn = self.options(&name).connect().await?;
+        crate::seed::seed(&mut conn, false).await?;
+        Ok(name)
+    }
 }
 
 /// `shared/reference/vicidial-schema.sql` beside the repository (CI clones it with `shared/`
